@@ -1,0 +1,62 @@
+//! `optout-relay`: the binary. It parses the command line, sets up logging, and hands each
+//! subcommand to its module; it holds no logic of its own.
+//!
+//! Design decision a newcomer may question: subcommands that change data (`account create`)
+//! work straight on the database instead of calling a running server, so an operator can
+//! bootstrap the first account before anything is listening.
+
+mod account;
+mod admin_token;
+mod cli;
+mod database;
+mod serve;
+
+use clap::Parser;
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Account(command) => account::run(command).await,
+        Command::Migrate(args) => {
+            database::open(&args.database_url).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", optout_server::openapi_document());
+            Ok(())
+        }
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,33 @@
+//! Domain types and rules of optout-relay, with no I/O.
+//!
+//! This crate is what the rest of the workspace agrees on: identifiers, accounts, subscriptions,
+//! webhook URLs, secrets, API keys, time formats and the address classification used by the SSRF
+//! guard. Nothing here touches a database, the network or the system clock directly; the clock is
+//! a trait so tests can control time.
+//!
+//! Design decision a newcomer may question: values are parsed into newtypes once, at the edge
+//! (`WebhookUrl::parse`, `AccountId::parse`, ...), and the rest of the code only ever sees the
+//! parsed type. Validation functions therefore return *every* problem at once, because the API
+//! contract lists all validation errors in one response.
+
+pub mod account;
+pub mod address;
+pub mod api_key;
+pub mod clock;
+pub mod ids;
+pub mod page;
+pub mod secret;
+pub mod subscription;
+pub mod time_format;
+pub mod webhook_url;
+
+pub use account::{Account, AccountId, AccountName, NewAccount};
+pub use api_key::{ApiKey, ApiKeyHash, ApiKeyId, NewApiKey};
+pub use clock::{Clock, SystemClock};
+pub use ids::SubscriptionId;
+pub use page::{Page, PageRequest};
+pub use secret::WebhookSecret;
+pub use subscription::{
+    EntityType, NewSubscription, SignalType, Subscription, SubscriptionChanges, SubscriptionName,
+};
+pub use webhook_url::{UrlPolicy, WebhookUrl};

@@ -1,0 +1,134 @@
+//! Webhook URLs as accounts register them.
+
+use std::fmt;
+use url::Url;
+
+/// Longest accepted URL, in characters (spec A3).
+pub const MAX_URL_CHARS: usize = 2048;
+
+/// What the server accepts beyond `https` URLs to public hosts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UrlPolicy {
+    /// Accept `http://` URLs (development only).
+    pub allow_insecure: bool,
+}
+
+/// An absolute `https` (or, when allowed, `http`) URL with a host and no credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookUrl(Url);
+
+impl WebhookUrl {
+    /// Parses a URL under `policy`, listing every problem found.
+    pub fn parse(text: &str, policy: UrlPolicy) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        if text.chars().count() > MAX_URL_CHARS {
+            problems.push(format!("url must be at most {MAX_URL_CHARS} characters"));
+        }
+        if text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            problems.push("url must not contain whitespace or control characters".to_owned());
+            return Err(problems);
+        }
+        let url = match Url::parse(text) {
+            Ok(url) => url,
+            Err(_) => {
+                problems.push("url must be a valid absolute URL".to_owned());
+                return Err(problems);
+            }
+        };
+        match url.scheme() {
+            "https" => {}
+            "http" if policy.allow_insecure => {}
+            _ => problems.push("url must use https".to_owned()),
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            problems.push("url must have a host".to_owned());
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            problems.push("url must not contain credentials".to_owned());
+        }
+        if url.fragment().is_some() {
+            problems.push("url must not contain a fragment".to_owned());
+        }
+        if problems.is_empty() {
+            Ok(Self(url))
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Wraps a URL read back from a store, where it was stored after validation.
+    pub fn from_stored(text: &str) -> Option<Self> {
+        Url::parse(text).ok().map(Self)
+    }
+
+    /// The parsed URL.
+    pub fn as_url(&self) -> &Url {
+        &self.0
+    }
+
+    /// The URL as text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl fmt::Display for WebhookUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.as_str())
+    }
+}
+
+impl fmt::Debug for WebhookUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WebhookUrl({})", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STRICT: UrlPolicy = UrlPolicy {
+        allow_insecure: false,
+    };
+    const DEV: UrlPolicy = UrlPolicy {
+        allow_insecure: true,
+    };
+
+    #[test]
+    fn https_url_is_accepted() {
+        let url = WebhookUrl::parse("https://example.com/webhook", STRICT).unwrap();
+        assert_eq!(url.as_str(), "https://example.com/webhook");
+    }
+
+    #[test]
+    fn http_needs_the_insecure_policy() {
+        assert_eq!(
+            WebhookUrl::parse("http://example.com/", STRICT).unwrap_err(),
+            vec!["url must use https".to_owned()]
+        );
+        assert!(WebhookUrl::parse("http://example.com/", DEV).is_ok());
+    }
+
+    #[test]
+    fn every_problem_is_listed() {
+        let long = format!("http://user:pw@example.com/{}", "a".repeat(2048));
+        let problems = WebhookUrl::parse(&long, STRICT).unwrap_err();
+        assert_eq!(
+            problems,
+            vec![
+                "url must be at most 2048 characters".to_owned(),
+                "url must use https".to_owned(),
+                "url must not contain credentials".to_owned(),
+            ]
+        );
+    }
+
+    #[test]
+    fn relative_and_odd_urls_are_refused() {
+        assert!(WebhookUrl::parse("/webhook", STRICT).is_err());
+        assert!(WebhookUrl::parse("ftp://example.com/", DEV).is_err());
+        assert!(WebhookUrl::parse("https://example.com/\r\nX: y", STRICT).is_err());
+        assert!(WebhookUrl::parse("https://example.com/#frag", STRICT).is_err());
+    }
+}

@@ -1,0 +1,185 @@
+//! Reading JSON request bodies: content type, size limit, syntax, then field by field.
+//!
+//! Bodies are not deserialised straight into structs: serde stops at the first problem, and the
+//! contract lists every validation problem at once. [`JsonObject`] reads one field at a time and
+//! collects what is wrong, including fields that should not be there.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Request};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+
+/// Largest accepted request body (spec: over 1 MiB gets 413).
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A request body that is a JSON object, read field by field.
+#[derive(Debug)]
+pub(crate) struct JsonObject {
+    fields: Map<String, Value>,
+    errors: Vec<String>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
+        let value = read_json(request).await?;
+        match value {
+            Value::Object(fields) => Ok(Self {
+                fields,
+                errors: Vec::new(),
+            }),
+            _ => Err(ApiError::Validation(vec![
+                "body must be a JSON object".to_owned()
+            ])),
+        }
+    }
+}
+
+/// Checks the content type and size, then parses the body as JSON.
+pub(crate) async fn read_json(request: Request) -> Result<Value, ApiError> {
+    if !is_json_content_type(&request) {
+        return Err(ApiError::UnsupportedContentType);
+    }
+    let declared = declared_length(&request);
+    let bytes = read_limited(request.into_body(), declared).await?;
+    serde_json::from_slice(&bytes).map_err(|error| ApiError::MalformedJson(error.to_string()))
+}
+
+/// The `Content-Length` the client declared, if any.
+fn declared_length(request: &Request) -> Option<u64> {
+    request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+}
+
+/// Reads at most [`MAX_BODY_BYTES`]; a larger declared or actual body is a 413.
+async fn read_limited(body: Body, declared: Option<u64>) -> Result<bytes::Bytes, ApiError> {
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge)
+}
+
+fn is_json_content_type(request: &Request) -> bool {
+    let Some(value) = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
+}
+
+impl JsonObject {
+    /// A required string field; records a problem if missing or not a string.
+    pub(crate) fn required_string(&mut self, key: &str) -> Option<String> {
+        match self.fields.remove(key) {
+            None | Some(Value::Null) => {
+                self.errors.push(format!("{key} is required"));
+                None
+            }
+            Some(value) => self.string_value(key, value),
+        }
+    }
+
+    /// An optional string field (`null` counts as absent).
+    pub(crate) fn optional_string(&mut self, key: &str) -> Option<String> {
+        match self.fields.remove(key) {
+            None | Some(Value::Null) => None,
+            Some(value) => self.string_value(key, value),
+        }
+    }
+
+    /// An optional boolean field (`null` counts as absent).
+    pub(crate) fn optional_bool(&mut self, key: &str) -> Option<bool> {
+        match self.fields.remove(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(flag)) => Some(flag),
+            Some(_) => {
+                self.errors.push(format!("{key} must be a boolean"));
+                None
+            }
+        }
+    }
+
+    /// An optional array of strings (`null` counts as absent).
+    pub(crate) fn optional_string_array(&mut self, key: &str) -> Option<Vec<String>> {
+        match self.fields.remove(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(items)) => {
+                let strings: Option<Vec<String>> = items
+                    .into_iter()
+                    .map(|item| match item {
+                        Value::String(text) => Some(text),
+                        _ => None,
+                    })
+                    .collect();
+                if strings.is_none() {
+                    self.errors
+                        .push(format!("{key} must be an array of strings"));
+                }
+                strings
+            }
+            Some(_) => {
+                self.errors
+                    .push(format!("{key} must be an array of strings"));
+                None
+            }
+        }
+    }
+
+    /// A required array of strings.
+    pub(crate) fn required_string_array(&mut self, key: &str) -> Option<Vec<String>> {
+        if !self.fields.contains_key(key) || self.fields.get(key) == Some(&Value::Null) {
+            self.fields.remove(key);
+            self.errors.push(format!("{key} is required"));
+            return None;
+        }
+        self.optional_string_array(key)
+    }
+
+    /// Records a problem found while checking a value.
+    pub(crate) fn problem(&mut self, message: impl Into<String>) {
+        self.errors.push(message.into());
+    }
+
+    /// Records several problems.
+    pub(crate) fn problems(&mut self, messages: impl IntoIterator<Item = String>) {
+        self.errors.extend(messages);
+    }
+
+    /// Ends reading: fields nobody asked for are problems too. `Err` lists every problem.
+    pub(crate) fn finish(mut self) -> Result<(), ApiError> {
+        let mut unknown: Vec<&String> = self.fields.keys().collect();
+        unknown.sort();
+        let unknown: Vec<String> = unknown
+            .into_iter()
+            .map(|key| format!("property {key} should not exist"))
+            .collect();
+        self.errors.extend(unknown);
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.errors))
+        }
+    }
+
+    fn string_value(&mut self, key: &str, value: Value) -> Option<String> {
+        match value {
+            Value::String(text) => Some(text),
+            _ => {
+                self.errors.push(format!("{key} must be a string"));
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! The HTTP API: routes, extractors, handlers and their one error type.
+
+mod account_secret;
+mod admin;
+mod auth;
+mod error;
+mod health;
+mod json_body;
+pub(crate) mod openapi;
+mod query;
+mod request_schemas;
+pub(crate) mod state;
+mod subscription_out;
+mod subscriptions;
+mod url_acceptance;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use tower_http::trace::TraceLayer;
+
+use state::AppState;
+
+/// The whole API.
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/api/account/secret/regenerate",
+            post(account_secret::regenerate_secret),
+        )
+        .route("/api/account/secret", get(account_secret::get_secret))
+        .route(
+            "/api/subscriptions/opt-out",
+            post(subscriptions::create_opt_out_subscription),
+        )
+        .route("/api/subscriptions", get(subscriptions::list_subscriptions))
+        .route(
+            "/api/subscriptions/delete",
+            post(subscriptions::delete_subscriptions),
+        )
+        .route(
+            "/api/subscriptions/{id}",
+            get(subscriptions::get_subscription).patch(subscriptions::update_subscription),
+        )
+        .route("/admin/accounts", post(admin::create_account))
+        .route(
+            "/admin/accounts/{account_id}/api-keys",
+            post(admin::create_api_key),
+        )
+        .route("/admin/api-keys/{key_id}", delete(admin::revoke_api_key))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        // Bodies are read by `JsonObject` with its own 1 MiB cap and 413 in the error shape.
+        .layer(DefaultBodyLimit::disable())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

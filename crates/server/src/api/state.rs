@@ -1,0 +1,17 @@
+//! What every handler shares.
+
+use optout_core::Clock;
+use optout_store::Store;
+use std::sync::Arc;
+
+use crate::config::AppConfig;
+use crate::target_guard::TargetGuard;
+
+/// Shared, cheaply cloned handler state.
+#[derive(Debug, Clone)]
+pub(crate) struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<AppConfig>,
+    pub guard: TargetGuard,
+}

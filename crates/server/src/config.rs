@@ -1,0 +1,70 @@
+//! What the server is configured with.
+
+use optout_core::UrlPolicy;
+use std::fmt;
+use std::time::Duration;
+
+/// The operator's bearer token for the admin API.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken(String);
+
+impl AdminToken {
+    /// Wraps a token. Tokens shorter than 16 characters are refused as too easy to guess.
+    pub fn new(token: impl Into<String>) -> Result<Self, String> {
+        let token = token.into();
+        if token.len() < 16 {
+            return Err("the admin token must be at least 16 characters".to_owned());
+        }
+        if token.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err("the admin token must not contain whitespace".to_owned());
+        }
+        Ok(Self(token))
+    }
+
+    /// The token's text (never to log).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
+}
+
+/// Server settings that handlers consult.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// The admin API's bearer token.
+    pub admin_token: AdminToken,
+    /// Which URL schemes webhooks may use.
+    pub url_policy: UrlPolicy,
+    /// Accept webhook targets on loopback and private networks (development and tests only).
+    pub allow_private_targets: bool,
+    /// Challenge a webhook URL before accepting it (spec A10).
+    pub url_challenge: bool,
+    /// How long a URL challenge may take.
+    pub challenge_timeout: Duration,
+    /// `User-Agent` of outgoing requests.
+    pub user_agent: String,
+}
+
+/// Default time a URL challenge may take (spec A10: 10 s).
+pub const DEFAULT_CHALLENGE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default `User-Agent` of outgoing requests (spec C1).
+pub const DEFAULT_USER_AGENT: &str = "Lusha-Webhooks/1.0";
+
+impl AppConfig {
+    /// Production defaults: https only, public targets only, challenge on.
+    pub fn new(admin_token: AdminToken) -> Self {
+        Self {
+            admin_token,
+            url_policy: UrlPolicy::default(),
+            allow_private_targets: false,
+            url_challenge: true,
+            challenge_timeout: DEFAULT_CHALLENGE_TIMEOUT,
+            user_agent: DEFAULT_USER_AGENT.to_owned(),
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Accounts, API keys and account secrets.
+
+use chrono::{DateTime, Utc};
+use optout_core::time_format::to_millis;
+use optout_core::{Account, AccountId, ApiKeyHash, ApiKeyId, NewAccount, NewApiKey, WebhookSecret};
+use optout_store::StoreError;
+use sqlx::{SqliteConnection, SqliteExecutor};
+
+use crate::error::{is_unique_violation, map_err};
+use crate::rows;
+
+/// First number handed out when the operator does not choose account ids.
+const FIRST_ALLOCATED_ACCOUNT_ID: i64 = 100_001;
+
+pub(crate) async fn insert_account(
+    conn: &mut SqliteConnection,
+    account: NewAccount,
+) -> Result<Account, StoreError> {
+    let id = match account.id {
+        Some(id) => id,
+        None => {
+            let next: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(MAX(id_number) + 1, ?1) FROM accounts WHERE id_number >= ?1 - 1",
+            )
+            .bind(FIRST_ALLOCATED_ACCOUNT_ID)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(map_err)?;
+            AccountId::from_number(next.unsigned_abs())
+        }
+    };
+    let id_number: i64 = id
+        .as_str()
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("account id {id} is not a number")))?;
+    let result = sqlx::query(
+        "INSERT INTO accounts (id, id_number, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .bind(id.as_str())
+    .bind(id_number)
+    .bind(account.name.as_str())
+    .bind(to_millis(account.created_at))
+    .execute(&mut *conn)
+    .await;
+    match result {
+        Ok(_) => Ok(Account {
+            id,
+            name: account.name,
+            created_at: account.created_at,
+        }),
+        Err(error) if is_unique_violation(&error) => Err(StoreError::AccountExists),
+        Err(error) => Err(map_err(error)),
+    }
+}
+
+pub(crate) async fn insert_api_key(
+    conn: &mut SqliteConnection,
+    account_id: &AccountId,
+    key: &NewApiKey,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO api_keys (id, account_id, key_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .bind(key.id.to_string())
+    .bind(account_id.as_str())
+    .bind(key.hash.as_str())
+    .bind(to_millis(key.created_at))
+    .execute(conn)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+pub(crate) async fn account_exists(
+    executor: impl SqliteExecutor<'_>,
+    account_id: &AccountId,
+) -> Result<bool, StoreError> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM accounts WHERE id = ?1")
+        .bind(account_id.as_str())
+        .fetch_optional(executor)
+        .await
+        .map_err(map_err)?;
+    Ok(found.is_some())
+}
+
+pub(crate) async fn find_account(
+    executor: impl SqliteExecutor<'_>,
+    account_id: &AccountId,
+) -> Result<Option<Account>, StoreError> {
+    let row: Option<(String, String, i64)> =
+        sqlx::query_as("SELECT id, name, created_at FROM accounts WHERE id = ?1")
+            .bind(account_id.as_str())
+            .fetch_optional(executor)
+            .await
+            .map_err(map_err)?;
+    row.map(rows::account).transpose()
+}
+
+pub(crate) async fn revoke_api_key(
+    executor: impl SqliteExecutor<'_>,
+    key_id: ApiKeyId,
+) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
+            .bind(key_id.to_string())
+            .bind(to_millis(Utc::now()))
+            .execute(executor)
+            .await
+            .map_err(map_err)?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn find_account_by_api_key(
+    executor: impl SqliteExecutor<'_>,
+    hash: &ApiKeyHash,
+) -> Result<Option<AccountId>, StoreError> {
+    let id: Option<String> = sqlx::query_scalar(
+        "SELECT account_id FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL",
+    )
+    .bind(hash.as_str())
+    .fetch_optional(executor)
+    .await
+    .map_err(map_err)?;
+    id.map(|id| rows::account_id(&id)).transpose()
+}
+
+pub(crate) async fn upsert_secret(
+    conn: &mut SqliteConnection,
+    account_id: &AccountId,
+    secret: &WebhookSecret,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO account_secrets (account_id, secret, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (account_id) DO UPDATE SET secret = excluded.secret,
+                                                updated_at = excluded.updated_at",
+    )
+    .bind(account_id.as_str())
+    .bind(secret.expose())
+    .bind(to_millis(at))
+    .execute(conn)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+pub(crate) async fn find_secret(
+    executor: impl SqliteExecutor<'_>,
+    account_id: &AccountId,
+) -> Result<Option<WebhookSecret>, StoreError> {
+    let secret: Option<String> =
+        sqlx::query_scalar("SELECT secret FROM account_secrets WHERE account_id = ?1")
+            .bind(account_id.as_str())
+            .fetch_optional(executor)
+            .await
+            .map_err(map_err)?;
+    Ok(secret.map(WebhookSecret::from_stored))
+}

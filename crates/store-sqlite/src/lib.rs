@@ -1,0 +1,272 @@
+//! SQLite implementation of the optout-relay [`Store`]: the embedded default.
+//!
+//! The database is one file in WAL mode with `synchronous = FULL`, so a commit that returned is
+//! on disk. It is not a client of a server: other processes (the CLI) may open the same file.
+//!
+//! Design decision a newcomer may question: two connection pools. All writes go through a pool of
+//! exactly one connection and start with `BEGIN IMMEDIATE`, so writers queue in the process
+//! instead of failing with `SQLITE_BUSY`, and a transaction never has to upgrade a read lock.
+//! Reads use a separate pool and run in parallel with the writer, as WAL allows.
+
+mod accounts;
+mod error;
+mod rows;
+mod subscriptions;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use optout_core::{
+    Account, AccountId, ApiKeyHash, ApiKeyId, NewAccount, NewApiKey, NewSubscription, Page,
+    PageRequest, Subscription, SubscriptionChanges, SubscriptionId, WebhookSecret,
+};
+use optout_store::{Store, StoreError};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use error::map_err;
+
+/// How long a connection waits for another process's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Readers that may run beside the single writer.
+const READ_CONNECTIONS: u32 = 4;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+    path: PathBuf,
+}
+
+/// Why a store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The URL is not a `sqlite://` URL with a path.
+    #[error("not a sqlite URL with a file path: {0}")]
+    BadUrl(String),
+    /// The data directory could not be created.
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The database could not be opened.
+    #[error("cannot open the database: {0}")]
+    Open(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// The file path named by a `sqlite://PATH` (or `sqlite:PATH`) URL.
+pub fn path_from_url(url: &str) -> Result<PathBuf, OpenError> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .ok_or_else(|| OpenError::BadUrl(url.to_owned()))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Err(OpenError::BadUrl(url.to_owned()));
+    }
+    Ok(PathBuf::from(path))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    pub async fn open(path: &Path) -> Result<Self, OpenError> {
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| OpenError::DataDir {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options.clone())
+            .await?;
+        MIGRATOR.run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READ_CONNECTIONS)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Self {
+            writer,
+            reader,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Opens the database named by a `sqlite://PATH` URL.
+    pub async fn open_url(url: &str) -> Result<Self, OpenError> {
+        Self::open(&path_from_url(url)?).await
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes both pools, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>, StoreError> {
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_account(
+        &self,
+        account: NewAccount,
+        key: NewApiKey,
+    ) -> Result<Account, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let created = accounts::insert_account(&mut tx, account).await?;
+        accounts::insert_api_key(&mut tx, &created.id, &key).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(created)
+    }
+
+    async fn create_api_key(
+        &self,
+        account_id: &AccountId,
+        key: NewApiKey,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        if !accounts::account_exists(&mut *tx, account_id).await? {
+            return Err(StoreError::NotFound);
+        }
+        accounts::insert_api_key(&mut tx, account_id, &key).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn revoke_api_key(&self, key_id: ApiKeyId) -> Result<bool, StoreError> {
+        accounts::revoke_api_key(&self.writer, key_id).await
+    }
+
+    async fn find_account_by_api_key(
+        &self,
+        hash: &ApiKeyHash,
+    ) -> Result<Option<AccountId>, StoreError> {
+        accounts::find_account_by_api_key(&self.reader, hash).await
+    }
+
+    async fn find_account(&self, account_id: &AccountId) -> Result<Option<Account>, StoreError> {
+        accounts::find_account(&self.reader, account_id).await
+    }
+
+    async fn record_account_secret(
+        &self,
+        account_id: &AccountId,
+        secret: &WebhookSecret,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        if !accounts::account_exists(&mut *tx, account_id).await? {
+            return Err(StoreError::NotFound);
+        }
+        accounts::upsert_secret(&mut tx, account_id, secret, at).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn find_account_secret(
+        &self,
+        account_id: &AccountId,
+    ) -> Result<Option<WebhookSecret>, StoreError> {
+        accounts::find_secret(&self.reader, account_id).await
+    }
+
+    async fn create_subscription(&self, new: NewSubscription) -> Result<Subscription, StoreError> {
+        let mut tx = self.begin_write().await?;
+        if accounts::find_secret(&mut *tx, &new.account_id)
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::SecretMissing);
+        }
+        let created = subscriptions::insert(&mut tx, new).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(created)
+    }
+
+    async fn list_subscriptions(
+        &self,
+        account_id: &AccountId,
+        page: PageRequest,
+    ) -> Result<Page<Subscription>, StoreError> {
+        subscriptions::list(&self.reader, account_id, page).await
+    }
+
+    async fn find_subscription(
+        &self,
+        account_id: &AccountId,
+        id: SubscriptionId,
+    ) -> Result<Option<Subscription>, StoreError> {
+        subscriptions::find(&self.reader, account_id, id).await
+    }
+
+    async fn update_subscription(
+        &self,
+        account_id: &AccountId,
+        id: SubscriptionId,
+        changes: SubscriptionChanges,
+    ) -> Result<Option<Subscription>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let Some(current) = subscriptions::find(&mut *tx, account_id, id).await? else {
+            return Ok(None);
+        };
+        if let Some(secret) = &changes.new_secret {
+            accounts::upsert_secret(&mut tx, account_id, secret, changes.updated_at).await?;
+        }
+        let updated = subscriptions::apply_changes(&mut tx, current, changes).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(Some(updated))
+    }
+
+    async fn delete_subscriptions(
+        &self,
+        account_id: &AccountId,
+        ids: &[SubscriptionId],
+    ) -> Result<Vec<Option<Subscription>>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut results = Vec::with_capacity(ids.len());
+        for id in ids {
+            results.push(subscriptions::delete(&mut tx, account_id, *id).await?);
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(results)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+}
