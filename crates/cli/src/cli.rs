@@ -2,6 +2,8 @@
 
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// Where the embedded database lives when no URL is given.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/optout-relay.db";
@@ -19,8 +21,18 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the API server.
+    /// Run the API server and the delivery engine.
     Serve(ServeArgs),
+    /// Run only the delivery engine (no API).
+    Worker(WorkerArgs),
+    /// Record exposures straight in the database.
+    #[command(subcommand)]
+    Exposures(ExposuresCommand),
+    /// Record one opt-out straight in the database.
+    OptOut(OptOutArgs),
+    /// Record opt-outs in bulk straight in the database.
+    #[command(subcommand)]
+    OptOuts(OptOutsCommand),
     /// Manage customer accounts directly in the database.
     #[command(subcommand)]
     Account(AccountCommand),
@@ -64,6 +76,128 @@ pub struct ServeArgs {
     /// Do not challenge webhook URLs when they are registered or changed.
     #[arg(long, env = "OPTOUT_RELAY_NO_URL_CHALLENGE")]
     pub no_url_challenge: bool,
+
+    /// Do not run the delivery engine in this process (run `worker` elsewhere).
+    #[arg(long, env = "OPTOUT_RELAY_NO_DELIVERY")]
+    pub no_delivery: bool,
+
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+}
+
+/// How notices are delivered.
+#[derive(Debug, Args)]
+pub struct DeliveryArgs {
+    /// Delays between attempts; after the last retry fails the subscription is disabled.
+    #[arg(long, env = "OPTOUT_RELAY_RETRY_SCHEDULE", default_value = "30s,2m,8m",
+          value_parser = parse_schedule)]
+    pub retry_schedule: RetrySchedule,
+
+    /// Timeout of one delivery attempt, connection included.
+    #[arg(long, env = "OPTOUT_RELAY_ATTEMPT_TIMEOUT", default_value = "10s",
+          value_parser = parse_duration)]
+    pub attempt_timeout: Duration,
+
+    /// Deliveries in flight at once, across all subscriptions.
+    #[arg(long, env = "OPTOUT_RELAY_DELIVERY_CONCURRENCY", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub delivery_concurrency: u32,
+
+    /// Deliveries in flight at once to one subscription.
+    #[arg(long, env = "OPTOUT_RELAY_SUBSCRIPTION_CONCURRENCY", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub subscription_concurrency: u32,
+
+    /// Leave out the Standard Webhooks headers (webhook-id, webhook-timestamp, webhook-signature).
+    #[arg(long, env = "OPTOUT_RELAY_NO_STANDARD_WEBHOOKS")]
+    pub no_standard_webhooks: bool,
+}
+
+/// Flags of `worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+}
+
+/// `exposures` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ExposuresCommand {
+    /// Import exposures from an NDJSON file (one exposure object per line).
+    Import(ImportArgs),
+}
+
+/// `opt-outs` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OptOutsCommand {
+    /// Import opt-outs from an NDJSON file (one opt-out object per line).
+    Import(ImportArgs),
+}
+
+/// Flags of the import commands.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The NDJSON file.
+    pub file: PathBuf,
+
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// Flags of `opt-out`.
+#[derive(Debug, Args)]
+pub struct OptOutArgs {
+    /// The contact who opted out.
+    #[arg(long)]
+    pub contact_id: String,
+
+    /// Their full name.
+    #[arg(long)]
+    pub full_name: String,
+
+    /// Their company.
+    #[arg(long)]
+    pub company_name: Option<String>,
+
+    /// Their job title.
+    #[arg(long)]
+    pub job_title: Option<String>,
+
+    /// Their LinkedIn profile URL.
+    #[arg(long)]
+    pub linkedin_url: Option<String>,
+
+    /// When they opted out (RFC 3339; default: now).
+    #[arg(long)]
+    pub opted_out_at: Option<String>,
+
+    /// Narrow the opt-out to this datapoint, as `email:VALUE` or `phone:VALUE` (repeatable).
+    #[arg(long = "datapoint")]
+    pub datapoints: Vec<String>,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// The delays between delivery attempts.
+#[derive(Debug, Clone)]
+pub struct RetrySchedule(pub Vec<Duration>);
+
+fn parse_schedule(text: &str) -> Result<RetrySchedule, String> {
+    optout_core::RetryPolicy::parse_schedule(text).map(RetrySchedule)
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    optout_core::retry::parse_duration(text)
+        .filter(|duration| !duration.is_zero())
+        .ok_or_else(|| format!("invalid duration {text:?}: expected e.g. 500ms, 10s, 2m"))
 }
 
 /// `account` subcommands.

@@ -9,7 +9,11 @@ mod account;
 mod admin_token;
 mod cli;
 mod database;
+mod delivery;
+mod import;
+mod opt_out;
 mod serve;
+mod signals;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -39,6 +43,12 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve::run(args).await,
+        Command::Worker(args) => delivery::run_worker(args).await,
+        Command::Exposures(cli::ExposuresCommand::Import(args)) => {
+            import::import_exposures(args).await
+        }
+        Command::OptOut(args) => opt_out::run(args).await,
+        Command::OptOuts(cli::OptOutsCommand::Import(args)) => import::import_opt_outs(args).await,
         Command::Account(command) => account::run(command).await,
         Command::Migrate(args) => {
             database::open(&args.database_url).await?;

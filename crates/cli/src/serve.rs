@@ -1,4 +1,4 @@
-//! `optout-relay serve`: the API server until SIGINT or SIGTERM.
+//! `optout-relay serve`: the API server and the delivery engine until SIGINT or SIGTERM.
 
 use anyhow::Context;
 use optout_core::{SystemClock, UrlPolicy};
@@ -8,9 +8,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::ServeArgs;
-use crate::{admin_token, database};
+use crate::{admin_token, database, delivery, signals};
 
-/// Runs the server until a shutdown signal, then drains in-flight requests.
+/// Runs the server until a shutdown signal, then drains in-flight requests and deliveries.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let opened = database::open(&args.database.database_url).await?;
     let admin_token = admin_token::resolve(args.admin_token, &opened.data_dir)?;
@@ -20,6 +20,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     config.allow_private_targets = args.allow_private_targets;
     config.url_challenge = !args.no_url_challenge;
+    delivery::apply(&args.delivery, &mut config);
     if args.allow_insecure_urls || args.allow_private_targets || args.no_url_challenge {
         tracing::warn!(
             allow_insecure_urls = args.allow_insecure_urls,
@@ -28,34 +29,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             "development settings are on: do not expose this instance"
         );
     }
-    let app = App::new(opened.store, config, Arc::new(SystemClock));
+    let app = App::new(opened.store, config, Arc::new(SystemClock))?;
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "optout-relay listening");
     let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
-    app.run(listener, shutdown).await?;
+    tokio::spawn(signals::cancel_on_signal(shutdown.clone()));
+    let engine = (!args.no_delivery).then(|| {
+        let engine = app.delivery_engine(delivery::engine_config(&args.delivery));
+        tokio::spawn(engine.run(shutdown.clone()))
+    });
+    app.run(listener, shutdown.clone()).await?;
+    if let Some(engine) = engine {
+        engine.await.context("the delivery engine panicked")?;
+    }
     tracing::info!("optout-relay stopped");
     Ok(())
-}
-
-/// Cancels `shutdown` on the first SIGINT or SIGTERM.
-async fn cancel_on_signal(shutdown: CancellationToken) {
-    let interrupt = tokio::signal::ctrl_c();
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                let _ = interrupt.await;
-                shutdown.cancel();
-                return;
-            }
-        };
-    tokio::select! {
-        _ = interrupt => tracing::info!("SIGINT received, shutting down"),
-        _ = terminate.recv() => tracing::info!("SIGTERM received, shutting down"),
-    }
-    shutdown.cancel();
 }

@@ -13,9 +13,16 @@
 pub mod account;
 pub mod address;
 pub mod api_key;
+pub mod audit;
 pub mod clock;
+pub mod compliance;
+pub mod datapoint;
+pub mod exposure;
 pub mod ids;
+pub mod notice;
+pub mod opt_out;
 pub mod page;
+pub mod retry;
 pub mod secret;
 pub mod subscription;
 pub mod time_format;
@@ -23,9 +30,22 @@ pub mod webhook_url;
 
 pub use account::{Account, AccountId, AccountName, NewAccount};
 pub use api_key::{ApiKey, ApiKeyHash, ApiKeyId, NewApiKey};
+pub use audit::{AuditEntry, AuditFilter, AuditStats, AuditStatus};
 pub use clock::{Clock, SystemClock};
-pub use ids::SubscriptionId;
+pub use compliance::{ComplianceRecord, RecipientRecord};
+pub use datapoint::{ContactId, Datapoint, DatapointKind};
+pub use exposure::{ExposureIntake, NewExposure, Refusal, RefusalReason};
+pub use ids::{ObjectId, SubscriptionId};
+pub use notice::{
+    AttemptOutcome, AttemptResult, ClaimRequest, ClaimedNotice, NoticeDisposition, NoticeId,
+    NoticeStatus,
+};
+pub use opt_out::{
+    notice_payload, ContactDetails, HeldExposure, Idempotency, NewOptOut, OptOutBatch, OptOutId,
+    OptOutRecorded,
+};
 pub use page::{Page, PageRequest};
+pub use retry::{AfterFailure, RetryPolicy};
 pub use secret::WebhookSecret;
 pub use subscription::{
     EntityType, NewSubscription, SignalType, Subscription, SubscriptionChanges, SubscriptionName,

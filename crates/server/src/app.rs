@@ -1,4 +1,4 @@
-//! One running instance: state, router, and the serve loop.
+//! One running instance: state, router, delivery engine, and the serve loop.
 
 use axum::Router;
 use optout_core::Clock;
@@ -9,9 +9,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, state::AppState};
 use crate::config::AppConfig;
+use crate::delivery::{DeliveryEngine, EngineConfig, Sender, SenderConfig, WorkSignal};
 use crate::target_guard::TargetGuard;
 
-/// The application: everything needed to serve the API.
+/// Idle keep-alive connections kept per receiver host.
+const IDLE_CONNECTIONS_PER_HOST: usize = 64;
+
+/// The application: everything needed to serve the API and deliver notices.
 #[derive(Debug, Clone)]
 pub struct App {
     state: AppState,
@@ -19,21 +23,49 @@ pub struct App {
 
 impl App {
     /// Builds the application on `store`, configured by `config`, telling time by `clock`.
-    pub fn new(store: Arc<dyn Store>, config: AppConfig, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: AppConfig,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let guard = TargetGuard::new(config.allow_private_targets);
-        Self {
+        let sender = Sender::new(SenderConfig {
+            attempt_timeout: config.attempt_timeout,
+            user_agent: config.user_agent.clone(),
+            standard_webhooks: config.standard_webhooks,
+            idle_connections_per_host: IDLE_CONNECTIONS_PER_HOST,
+        })?;
+        Ok(Self {
             state: AppState {
                 store,
                 clock,
                 config: Arc::new(config),
                 guard,
+                signal: WorkSignal::new(),
+                sender,
             },
-        }
+        })
     }
 
     /// The API as an axum router (for embedding or `tower::ServiceExt::oneshot`).
     pub fn router(&self) -> Router {
         api::router(self.state.clone())
+    }
+
+    /// The delivery engine of this instance, woken by the API's commits.
+    pub fn delivery_engine(&self, config: EngineConfig) -> DeliveryEngine {
+        DeliveryEngine::new(
+            Arc::clone(&self.state.store),
+            self.state.sender.clone(),
+            config,
+            Arc::clone(&self.state.clock),
+            self.state.signal.clone(),
+        )
+    }
+
+    /// The signal that wakes this instance's delivery engine.
+    pub fn work_signal(&self) -> WorkSignal {
+        self.state.signal.clone()
     }
 
     /// Serves the API on `listener` until `shutdown` is cancelled, then finishes in-flight

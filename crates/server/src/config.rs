@@ -48,10 +48,16 @@ pub struct AppConfig {
     pub challenge_timeout: Duration,
     /// `User-Agent` of outgoing requests.
     pub user_agent: String,
+    /// Per-attempt timeout of deliveries (spec C2: 10 s).
+    pub attempt_timeout: Duration,
+    /// Add the Standard Webhooks headers to deliveries.
+    pub standard_webhooks: bool,
 }
 
 /// Default time a URL challenge may take (spec A10: 10 s).
 pub const DEFAULT_CHALLENGE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default per-attempt timeout of deliveries (spec C2).
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default `User-Agent` of outgoing requests (spec C1).
 pub const DEFAULT_USER_AGENT: &str = "Lusha-Webhooks/1.0";
 
@@ -65,6 +71,8 @@ impl AppConfig {
             url_challenge: true,
             challenge_timeout: DEFAULT_CHALLENGE_TIMEOUT,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
+            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+            standard_webhooks: true,
         }
     }
 }

@@ -12,10 +12,13 @@ mod api;
 mod app;
 mod challenge;
 pub mod config;
+pub mod delivery;
+pub mod intake;
 mod target_guard;
 
 pub use app::App;
 pub use config::{AdminToken, AppConfig};
+pub use delivery::{DeliveryEngine, EngineConfig, WorkSignal};
 
 /// The OpenAPI document of the API, as pretty JSON.
 pub fn openapi_document() -> String {

@@ -9,15 +9,22 @@
 //! Reads use a separate pool and run in parallel with the writer, as WAL allows.
 
 mod accounts;
+mod audit;
+mod compliance;
 mod error;
+mod exposures;
+mod notices;
+mod opt_outs;
 mod rows;
 mod subscriptions;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use optout_core::{
-    Account, AccountId, ApiKeyHash, ApiKeyId, NewAccount, NewApiKey, NewSubscription, Page,
-    PageRequest, Subscription, SubscriptionChanges, SubscriptionId, WebhookSecret,
+    Account, AccountId, ApiKeyHash, ApiKeyId, AttemptOutcome, AuditEntry, AuditFilter, AuditStats,
+    ClaimRequest, ClaimedNotice, ComplianceRecord, ExposureIntake, NewAccount, NewApiKey,
+    NewExposure, NewSubscription, OptOutBatch, OptOutId, OptOutRecorded, Page, PageRequest,
+    Subscription, SubscriptionChanges, SubscriptionId, WebhookSecret,
 };
 use optout_store::{Store, StoreError};
 use sqlx::sqlite::{
@@ -260,6 +267,79 @@ impl Store for SqliteStore {
         }
         tx.commit().await.map_err(map_err)?;
         Ok(results)
+    }
+
+    async fn record_exposures(&self, items: &[NewExposure]) -> Result<ExposureIntake, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let intake = exposures::record(&mut tx, items).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(intake)
+    }
+
+    async fn record_opt_outs(&self, batch: OptOutBatch) -> Result<Vec<OptOutRecorded>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let recorded = opt_outs::record_batch(&mut tx, batch).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(recorded)
+    }
+
+    async fn claim_due_notices(
+        &self,
+        request: ClaimRequest,
+    ) -> Result<Vec<ClaimedNotice>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let claimed = notices::claim(&mut tx, &request).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(claimed)
+    }
+
+    async fn record_attempts(&self, outcomes: &[AttemptOutcome]) -> Result<usize, StoreError> {
+        if outcomes.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        let recorded = notices::record_attempts(&mut tx, outcomes).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(recorded)
+    }
+
+    async fn find_next_due_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        notices::next_due_at(&self.reader).await
+    }
+
+    async fn record_test_attempt(
+        &self,
+        account_id: &AccountId,
+        entry: AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        audit::insert_entry(&mut tx, account_id, &entry).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn list_audit_entries(
+        &self,
+        account_id: &AccountId,
+        filter: AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        audit::list(&self.reader, account_id, filter, page).await
+    }
+
+    async fn find_audit_stats(
+        &self,
+        account_id: &AccountId,
+        subscription_id: Option<SubscriptionId>,
+    ) -> Result<AuditStats, StoreError> {
+        audit::stats(&self.reader, account_id, subscription_id).await
+    }
+
+    async fn find_compliance_record(
+        &self,
+        opt_out_id: OptOutId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ComplianceRecord>, StoreError> {
+        compliance::find(&self.reader, opt_out_id, now).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -9,6 +9,7 @@ use optout_store::StoreError;
 use sqlx::{SqliteConnection, SqliteExecutor};
 
 use crate::error::{is_unique_violation, map_err};
+use crate::notices;
 use crate::rows::{self, SubscriptionRow, SUBSCRIPTION_COLUMNS};
 
 pub(crate) async fn insert(
@@ -33,6 +34,8 @@ pub(crate) async fn insert(
         Err(error) if is_unique_violation(&error) => return Err(StoreError::SubscriptionExists),
         Err(error) => return Err(map_err(error)),
     }
+    // Notices created before the account subscribed have waited for this moment.
+    notices::release_account(conn, &new.account_id, new.created_at).await?;
     find(conn, &new.account_id, new.id)
         .await?
         .ok_or(StoreError::NotFound)
@@ -120,6 +123,11 @@ pub(crate) async fn apply_changes(
     .execute(&mut *conn)
     .await
     .map_err(map_err)?;
+    if is_active {
+        notices::release_account(conn, &current.account_id, changes.updated_at).await?;
+    } else {
+        notices::hold_account(conn, &current.account_id).await?;
+    }
     find(conn, &current.account_id, current.id)
         .await?
         .ok_or(StoreError::NotFound)
@@ -136,8 +144,10 @@ pub(crate) async fn delete(
     sqlx::query("DELETE FROM subscriptions WHERE id = ?1 AND account_id = ?2")
         .bind(id.to_string())
         .bind(account_id.as_str())
-        .execute(conn)
+        .execute(&mut *conn)
         .await
         .map_err(map_err)?;
+    // Pending notices are not deleted: they wait for the account's next subscription.
+    notices::hold_account(conn, account_id).await?;
     Ok(Some(found))
 }

@@ -17,6 +17,9 @@ pub enum StoreError {
     /// The account has no webhook secret yet.
     #[error("account secret not found")]
     SecretMissing,
+    /// The idempotency key was used before for a different request.
+    #[error("idempotency key reused for a different request")]
+    IdempotencyMismatch,
     /// The database failed; the message is for logs, never for clients.
     #[error("storage backend error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -13,8 +13,10 @@ mod error;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use optout_core::{
-    Account, AccountId, ApiKeyHash, ApiKeyId, NewAccount, NewApiKey, NewSubscription, Page,
-    PageRequest, Subscription, SubscriptionChanges, SubscriptionId, WebhookSecret,
+    Account, AccountId, ApiKeyHash, ApiKeyId, AttemptOutcome, AuditEntry, AuditFilter, AuditStats,
+    ClaimRequest, ClaimedNotice, ComplianceRecord, ExposureIntake, NewAccount, NewApiKey,
+    NewExposure, NewSubscription, OptOutBatch, OptOutId, OptOutRecorded, Page, PageRequest,
+    Subscription, SubscriptionChanges, SubscriptionId, WebhookSecret,
 };
 
 pub use error::StoreError;
@@ -97,6 +99,60 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         account_id: &AccountId,
         ids: &[SubscriptionId],
     ) -> Result<Vec<Option<Subscription>>, StoreError>;
+
+    /// Records exposures in one transaction: new datapoints are added, known ones keep their
+    /// earliest `exposed_at`, and datapoints of contacts who opted out (or of unknown accounts)
+    /// are refused per item.
+    async fn record_exposures(&self, items: &[NewExposure]) -> Result<ExposureIntake, StoreError>;
+
+    /// Records opt-outs, all or nothing, in one transaction: each opt-out, one notice per account
+    /// that received any of the covered datapoints (payload frozen, queued or held), the erasure
+    /// of those exposures and the suppression entries. With an idempotency key already used for
+    /// the same request, returns the first result and changes nothing
+    /// (`StoreError::IdempotencyMismatch` if it was used for another request).
+    async fn record_opt_outs(&self, batch: OptOutBatch) -> Result<Vec<OptOutRecorded>, StoreError>;
+
+    /// Leases due notices of accounts with an active subscription, oldest due first.
+    async fn claim_due_notices(
+        &self,
+        request: ClaimRequest,
+    ) -> Result<Vec<ClaimedNotice>, StoreError>;
+
+    /// Records attempt outcomes and audit rows in one transaction. An outcome whose lease token
+    /// is no longer the notice's current one is ignored. Returns how many were recorded.
+    async fn record_attempts(&self, outcomes: &[AttemptOutcome]) -> Result<usize, StoreError>;
+
+    /// The earliest instant a queued notice becomes due, if any is queued.
+    async fn find_next_due_at(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Records a test delivery's attempt in the audit log (spec A8, mode `full`).
+    async fn record_test_attempt(
+        &self,
+        account_id: &AccountId,
+        entry: AuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// The account's audit rows, newest first.
+    async fn list_audit_entries(
+        &self,
+        account_id: &AccountId,
+        filter: AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<AuditEntry>, StoreError>;
+
+    /// Counts of the account's attempts, optionally of one subscription.
+    async fn find_audit_stats(
+        &self,
+        account_id: &AccountId,
+        subscription_id: Option<SubscriptionId>,
+    ) -> Result<AuditStats, StoreError>;
+
+    /// The compliance record of an opt-out.
+    async fn find_compliance_record(
+        &self,
+        opt_out_id: OptOutId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ComplianceRecord>, StoreError>;
 
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -13,6 +13,9 @@ use super::error::ApiError;
 
 /// Largest accepted request body (spec: over 1 MiB gets 413).
 pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Largest body of the operator's bulk endpoints (exposures, opt-outs). Larger imports go
+/// through several requests or the CLI, which streams.
+pub(crate) const MAX_BULK_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// A request body that is a JSON object, read field by field.
 #[derive(Debug)]
@@ -40,12 +43,54 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
 
 /// Checks the content type and size, then parses the body as JSON.
 pub(crate) async fn read_json(request: Request) -> Result<Value, ApiError> {
-    if !is_json_content_type(&request) {
+    if content_type(&request) != Some(BodyFormat::Json) {
         return Err(ApiError::UnsupportedContentType);
     }
     let declared = declared_length(&request);
-    let bytes = read_limited(request.into_body(), declared).await?;
+    let bytes = read_limited(request.into_body(), declared, MAX_BODY_BYTES).await?;
     serde_json::from_slice(&bytes).map_err(|error| ApiError::MalformedJson(error.to_string()))
+}
+
+/// A bulk body: its items, and the raw bytes (to fingerprint for idempotency).
+#[derive(Debug)]
+pub(crate) struct BulkBody {
+    /// The items: the elements of a JSON array, the lines of NDJSON, or the one object.
+    pub items: Vec<Value>,
+    /// Whether the body was a single object rather than an array or NDJSON.
+    pub single: bool,
+    /// The raw body.
+    pub raw: bytes::Bytes,
+}
+
+impl<S: Send + Sync> FromRequest<S> for BulkBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
+        let format = content_type(&request).ok_or(ApiError::UnsupportedContentType)?;
+        let declared = declared_length(&request);
+        let raw = read_limited(request.into_body(), declared, MAX_BULK_BODY_BYTES).await?;
+        let (items, single) = match format {
+            BodyFormat::Json => match serde_json::from_slice(&raw) {
+                Ok(Value::Array(items)) => (items, false),
+                Ok(value) => (vec![value], true),
+                Err(error) => return Err(ApiError::MalformedJson(error.to_string())),
+            },
+            BodyFormat::Ndjson => (parse_ndjson(&raw)?, false),
+        };
+        Ok(Self { items, single, raw })
+    }
+}
+
+/// Parses newline-delimited JSON, skipping blank lines; errors name the line.
+fn parse_ndjson(raw: &[u8]) -> Result<Vec<Value>, ApiError> {
+    raw.split(|byte| *byte == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+        .map(|(number, line)| {
+            serde_json::from_slice(line)
+                .map_err(|error| ApiError::MalformedJson(format!("line {}: {error}", number + 1)))
+        })
+        .collect()
 }
 
 /// The `Content-Length` the client declared, if any.
@@ -57,29 +102,71 @@ fn declared_length(request: &Request) -> Option<u64> {
         .and_then(|value| value.parse().ok())
 }
 
-/// Reads at most [`MAX_BODY_BYTES`]; a larger declared or actual body is a 413.
-async fn read_limited(body: Body, declared: Option<u64>) -> Result<bytes::Bytes, ApiError> {
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+/// Reads at most `limit` bytes; a larger declared or actual body is a 413.
+async fn read_limited(
+    body: Body,
+    declared: Option<u64>,
+    limit: usize,
+) -> Result<bytes::Bytes, ApiError> {
+    if declared.is_some_and(|length| length > limit as u64) {
         return Err(ApiError::PayloadTooLarge);
     }
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
+    axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| ApiError::PayloadTooLarge)
 }
 
-fn is_json_content_type(request: &Request) -> bool {
-    let Some(value) = request
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-    else {
-        return false;
-    };
+/// The body formats the API reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyFormat {
+    Json,
+    Ndjson,
+}
+
+fn content_type(request: &Request) -> Option<BodyFormat> {
+    let value = request.headers().get(CONTENT_TYPE)?.to_str().ok()?;
     let essence = value.split(';').next().unwrap_or_default().trim();
-    essence.eq_ignore_ascii_case("application/json")
+    if essence.eq_ignore_ascii_case("application/json") {
+        Some(BodyFormat::Json)
+    } else if essence.eq_ignore_ascii_case("application/x-ndjson") {
+        Some(BodyFormat::Ndjson)
+    } else {
+        None
+    }
 }
 
 impl JsonObject {
+    /// Reads one item of a bulk body; problems are prefixed with the item's index.
+    pub(crate) fn item(value: Value, index: usize) -> Result<Self, String> {
+        match value {
+            Value::Object(fields) => Ok(Self {
+                fields,
+                errors: Vec::new(),
+            }),
+            _ => Err(format!("[{index}] must be a JSON object")),
+        }
+    }
+
+    /// Takes an optional raw field (`null` counts as absent), for nested structures.
+    pub(crate) fn optional_value(&mut self, key: &str) -> Option<Value> {
+        match self.fields.remove(key) {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(value),
+        }
+    }
+
+    /// Ends reading an item: its problems, each prefixed with `[index] `.
+    pub(crate) fn finish_item(self, index: usize) -> Vec<String> {
+        match self.finish() {
+            Ok(()) => Vec::new(),
+            Err(ApiError::Validation(errors)) => errors
+                .into_iter()
+                .map(|error| format!("[{index}] {error}"))
+                .collect(),
+            Err(_) => vec![format!("[{index}] is invalid")],
+        }
+    }
+
     /// A required string field; records a problem if missing or not a string.
     pub(crate) fn required_string(&mut self, key: &str) -> Option<String> {
         match self.fields.remove(key) {

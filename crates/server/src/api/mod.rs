@@ -2,15 +2,20 @@
 
 mod account_secret;
 mod admin;
+mod admin_exposures;
+mod admin_opt_outs;
+mod audit_logs;
 mod auth;
 mod error;
 mod health;
+mod item_fields;
 mod json_body;
 pub(crate) mod openapi;
 mod query;
 mod request_schemas;
 pub(crate) mod state;
 mod subscription_out;
+mod subscription_test;
 mod subscriptions;
 mod url_acceptance;
 
@@ -20,6 +25,9 @@ use axum::Router;
 use tower_http::trace::TraceLayer;
 
 use state::AppState;
+
+pub(crate) use admin_exposures::parse_item as parse_exposure_item;
+pub(crate) use admin_opt_outs::parse_item as parse_opt_out_item;
 
 /// The whole API.
 pub(crate) fn router(state: AppState) -> Router {
@@ -42,12 +50,24 @@ pub(crate) fn router(state: AppState) -> Router {
             "/api/subscriptions/{id}",
             get(subscriptions::get_subscription).patch(subscriptions::update_subscription),
         )
+        .route(
+            "/api/subscriptions/{id}/test",
+            post(subscription_test::test_subscription),
+        )
+        .route("/api/audit-logs", get(audit_logs::list_audit_logs))
+        .route("/api/audit-logs/stats", get(audit_logs::audit_stats))
         .route("/admin/accounts", post(admin::create_account))
         .route(
             "/admin/accounts/{account_id}/api-keys",
             post(admin::create_api_key),
         )
         .route("/admin/api-keys/{key_id}", delete(admin::revoke_api_key))
+        .route("/admin/exposures", post(admin_exposures::record_exposures))
+        .route("/admin/opt-outs", post(admin_opt_outs::record_opt_outs))
+        .route(
+            "/admin/opt-outs/{opt_out_id}",
+            get(admin_opt_outs::get_compliance_record),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::openapi_json))

@@ -5,7 +5,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    account_secret, admin, error, health, request_schemas, subscription_out, subscriptions,
+    account_secret, admin, admin_exposures, admin_opt_outs, audit_logs, error, health,
+    request_schemas, subscription_out, subscription_test, subscriptions,
 };
 
 /// Every route, schema and error of the API.
@@ -20,9 +21,15 @@ use super::{
         subscriptions::get_subscription,
         subscriptions::update_subscription,
         subscriptions::delete_subscriptions,
+        subscription_test::test_subscription,
+        audit_logs::list_audit_logs,
+        audit_logs::audit_stats,
         admin::create_account,
         admin::create_api_key,
         admin::revoke_api_key,
+        admin_exposures::record_exposures,
+        admin_opt_outs::record_opt_outs,
+        admin_opt_outs::get_compliance_record,
         health::healthz,
         health::readyz,
         openapi_json,
@@ -33,6 +40,9 @@ use super::{
         request_schemas::SubscriptionPatch,
         request_schemas::DeleteSubscriptionsIn,
         request_schemas::AccountIn,
+        request_schemas::DatapointIn,
+        request_schemas::ExposureIn,
+        request_schemas::OptOutIn,
         subscription_out::SubscriptionCreatedOut,
         subscription_out::SubscriptionOut,
         subscription_out::SubscriptionListOut,
@@ -42,6 +52,7 @@ use super::{
     tags(
         (name = "account", description = "The account webhook secret (Lusha-compatible)"),
         (name = "subscriptions", description = "The opt-out subscription (Lusha-compatible)"),
+        (name = "audit", description = "Delivery attempts (Lusha-compatible)"),
         (name = "admin", description = "Operator API"),
         (name = "operations", description = "Probes and documents"),
     )

@@ -43,6 +43,16 @@ impl QueryParams {
         }
     }
 
+    /// A text parameter, if present.
+    pub(crate) fn text(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
+
+    /// Records a problem with a value.
+    pub(crate) fn problem(&mut self, message: String) {
+        self.errors.push(message);
+    }
+
     /// Every problem found, or `Ok` when there is none.
     pub(crate) fn finish(self) -> Result<(), Vec<String>> {
         if self.errors.is_empty() {

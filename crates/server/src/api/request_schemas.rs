@@ -61,3 +61,57 @@ pub(crate) struct AccountIn {
     #[schema(example = "431705")]
     account_id: Option<String>,
 }
+
+/// One datapoint of a contact.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DatapointIn {
+    /// The email address or phone number.
+    #[schema(example = "jane.doe@acme.com")]
+    datapoint_id: String,
+    /// `email` or `phone`.
+    #[schema(example = "email")]
+    datapoint_type: String,
+}
+
+/// One item of `POST /admin/exposures`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ExposureIn {
+    /// The account that received the data.
+    #[schema(example = "431705")]
+    account_id: String,
+    /// The contact whose data it was.
+    #[schema(example = "987654321")]
+    contact_id: String,
+    /// The datapoints sent (1 to 1000).
+    datapoints: Vec<DatapointIn>,
+    /// When they were sent (RFC 3339; default: now).
+    #[schema(example = "2025-08-03T09:15:47Z")]
+    exposed_at: Option<String>,
+    /// The account's own tenant reference, echoed in its notices.
+    #[schema(example = "acme-crm-tenant-42")]
+    partner_client_id: Option<String>,
+}
+
+/// One item of `POST /admin/opt-outs`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OptOutIn {
+    /// The contact who opted out.
+    #[schema(example = "987654321")]
+    contact_id: String,
+    /// Their full name, as notices carry it.
+    #[schema(example = "Jane Doe")]
+    full_name: String,
+    /// Their company.
+    company_name: Option<String>,
+    /// Their job title.
+    job_title: Option<String>,
+    /// Their LinkedIn profile URL.
+    linkedin_url: Option<String>,
+    /// When they opted out (RFC 3339; default: now).
+    opted_out_at: Option<String>,
+    /// Narrows the opt-out to these datapoints (default: all of the contact's).
+    datapoints: Option<Vec<DatapointIn>>,
+}

@@ -5,6 +5,7 @@ use optout_store::Store;
 use std::sync::Arc;
 
 use crate::config::AppConfig;
+use crate::delivery::{Sender, WorkSignal};
 use crate::target_guard::TargetGuard;
 
 /// Shared, cheaply cloned handler state.
@@ -14,4 +15,8 @@ pub(crate) struct AppState {
     pub clock: Arc<dyn Clock>,
     pub config: Arc<AppConfig>,
     pub guard: TargetGuard,
+    /// Wakes the delivery engine after work is committed.
+    pub signal: WorkSignal,
+    /// The HTTP client of deliveries, also used by test deliveries (A8).
+    pub sender: Sender,
 }

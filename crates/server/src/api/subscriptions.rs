@@ -96,6 +96,8 @@ pub(crate) async fn create_opt_out_subscription(
             created_at,
         })
         .await?;
+    // Notices that waited for this subscription are due now.
+    state.signal.notify();
     tracing::info!(subscription_id = %subscription.id, account_id = %subscription.account_id, "opt-out subscription created");
     Ok((
         StatusCode::CREATED,
@@ -233,6 +235,10 @@ pub(crate) async fn update_subscription(
         .update_subscription(&account_id, id, changes)
         .await?
         .ok_or(ApiError::NotFound)?;
+    if updated.is_active {
+        // Reactivation released the notices that waited.
+        state.signal.notify();
+    }
     tracing::info!(subscription_id = %updated.id, secret_regenerated = regenerate_secret, "subscription updated");
     let secret = new_secret.map(|secret| secret.expose().to_owned());
     Ok(Json(SubscriptionOut::new(&updated, secret)))

@@ -1,0 +1,43 @@
+//! Turning the delivery flags into the engine's configuration, and `optout-relay worker`.
+
+use optout_core::{RetryPolicy, SystemClock};
+use optout_server::{AdminToken, App, AppConfig, EngineConfig};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{DeliveryArgs, WorkerArgs};
+use crate::{database, signals};
+
+/// Jitter of retry delays: ±20 % spreads retries of notices that failed together.
+const RETRY_JITTER: f64 = 0.2;
+
+/// The engine configuration the flags ask for.
+pub fn engine_config(args: &DeliveryArgs) -> EngineConfig {
+    let mut config = EngineConfig::new(args.attempt_timeout);
+    config.concurrency = args.delivery_concurrency as usize;
+    config.per_subscription = args.subscription_concurrency as usize;
+    config.retry = RetryPolicy::new(args.retry_schedule.0.clone(), RETRY_JITTER);
+    config
+}
+
+/// Applies the delivery flags to the application configuration.
+pub fn apply(args: &DeliveryArgs, config: &mut AppConfig) {
+    config.attempt_timeout = args.attempt_timeout;
+    config.standard_webhooks = !args.no_standard_webhooks;
+}
+
+/// Runs the delivery engine alone until SIGINT or SIGTERM.
+pub async fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
+    let opened = database::open(&args.database.database_url).await?;
+    // The worker serves no API; its admin token is never checked, so a throwaway one will do.
+    let token = AdminToken::new("worker-serves-no-admin-api").map_err(anyhow::Error::msg)?;
+    let mut config = AppConfig::new(token);
+    apply(&args.delivery, &mut config);
+    let app = App::new(opened.store, config, Arc::new(SystemClock))?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(signals::cancel_on_signal(shutdown.clone()));
+    app.delivery_engine(engine_config(&args.delivery))
+        .run(shutdown)
+        .await;
+    Ok(())
+}

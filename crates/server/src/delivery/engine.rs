@@ -1,0 +1,331 @@
+//! The engine loop and its step function.
+
+use chrono::Utc;
+use optout_core::{
+    AccountId, AfterFailure, AttemptOutcome, AttemptResult, ClaimRequest, ClaimedNotice, Clock,
+    NoticeDisposition, RetryPolicy,
+};
+use optout_store::Store;
+use rand::Rng;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::recorder::{run_recorder, write_batch};
+use super::sender::{Sender, Sending};
+use super::signal::WorkSignal;
+
+/// How the engine works.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Deliveries in flight at once, across all subscriptions.
+    pub concurrency: usize,
+    /// Deliveries in flight at once to one subscription, so a slow receiver cannot take all.
+    pub per_subscription: usize,
+    /// Most notices claimed at once.
+    pub claim_batch: u32,
+    /// How long a claim is leased. Longer than the attempt timeout, so a lease outlives the
+    /// attempt it covers and only a crashed worker's notices are claimed again.
+    pub lease: Duration,
+    /// Fallback poll, for work committed by another process (the CLI) that cannot signal.
+    pub poll_interval: Duration,
+    /// Retries and when the subscription is disabled.
+    pub retry: RetryPolicy,
+}
+
+impl EngineConfig {
+    /// Defaults for an attempt timeout of `attempt_timeout`.
+    pub fn new(attempt_timeout: Duration) -> Self {
+        Self {
+            concurrency: 256,
+            per_subscription: 32,
+            claim_batch: 512,
+            lease: attempt_timeout * 2 + Duration::from_secs(5),
+            poll_interval: Duration::from_secs(1),
+            retry: RetryPolicy::standard(),
+        }
+    }
+}
+
+/// What one [`DeliveryEngine::step`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepReport {
+    /// Notices claimed and started.
+    pub claimed: usize,
+}
+
+/// The delivery engine.
+#[derive(Debug, Clone)]
+pub struct DeliveryEngine {
+    store: Arc<dyn Store>,
+    sender: Sender,
+    config: Arc<EngineConfig>,
+    clock: Arc<dyn Clock>,
+    signal: WorkSignal,
+    capacity: Arc<Capacity>,
+}
+
+/// In-flight deliveries: the global cap, and each account's claimed count and cap.
+#[derive(Debug)]
+struct Capacity {
+    global: Arc<Semaphore>,
+    accounts: Mutex<HashMap<AccountId, AccountSlots>>,
+    freed: Notify,
+}
+
+/// One account's claimed-but-unfinished notices and the permits they take turns with.
+#[derive(Debug)]
+struct AccountSlots {
+    claimed: usize,
+    permits: Arc<Semaphore>,
+}
+
+impl DeliveryEngine {
+    /// An engine delivering with `sender`, woken by `signal`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        sender: Sender,
+        config: EngineConfig,
+        clock: Arc<dyn Clock>,
+        signal: WorkSignal,
+    ) -> Self {
+        let capacity = Capacity {
+            global: Arc::new(Semaphore::new(config.concurrency)),
+            accounts: Mutex::new(HashMap::new()),
+            freed: Notify::new(),
+        };
+        Self {
+            store,
+            sender,
+            config: Arc::new(config),
+            clock,
+            signal,
+            capacity: Arc::new(capacity),
+        }
+    }
+
+    /// Runs until `shutdown`, then waits for in-flight deliveries and records their outcomes.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let (outcomes, received) = mpsc::unbounded_channel();
+        let recorder = tokio::spawn(run_recorder(Arc::clone(&self.store), received));
+        let tracker = TaskTracker::new();
+        tracing::info!(
+            concurrency = self.config.concurrency,
+            per_subscription = self.config.per_subscription,
+            "delivery engine started"
+        );
+        while !shutdown.is_cancelled() {
+            match self.step(&tracker, &outcomes).await {
+                Ok(report) if report.claimed > 0 => {}
+                Ok(_) => self.wait_for_work(&shutdown).await,
+                Err(error) => {
+                    tracing::error!(%error, "claiming notices failed");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => {}
+                        _ = tokio::time::sleep(self.config.poll_interval) => {}
+                    }
+                }
+            }
+        }
+        tracker.close();
+        tracker.wait().await;
+        drop(outcomes);
+        if recorder.await.is_err() {
+            tracing::error!("outcome recorder panicked");
+        }
+        tracing::info!("delivery engine stopped");
+    }
+
+    /// Claims what may be started now and starts it on `tracker`; outcomes go to `outcomes`.
+    pub async fn step(
+        &self,
+        tracker: &TaskTracker,
+        outcomes: &mpsc::UnboundedSender<AttemptOutcome>,
+    ) -> Result<StepReport, optout_store::StoreError> {
+        let free = self.capacity.global.available_permits();
+        if free == 0 {
+            return Ok(StepReport::default());
+        }
+        let now = self.clock.now();
+        let lease = chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::MAX);
+        let request = ClaimRequest {
+            now,
+            lease_until: now + lease,
+            limit: self
+                .config
+                .claim_batch
+                .min(u32::try_from(free).unwrap_or(u32::MAX)),
+            per_account_limit: u32::try_from(self.config.per_subscription).unwrap_or(u32::MAX),
+            saturated_accounts: self.saturated_accounts(),
+        };
+        let claimed = self.store.claim_due_notices(request).await?;
+        let report = StepReport {
+            claimed: claimed.len(),
+        };
+        for notice in claimed {
+            self.start(tracker, outcomes.clone(), notice);
+        }
+        Ok(report)
+    }
+
+    /// Delivers all due work until none is left, recording outcomes before returning.
+    /// For tests and one-shot runs (`worker --once`).
+    pub async fn drain(&self) -> Result<(), optout_store::StoreError> {
+        let (outcomes, mut received) = mpsc::unbounded_channel();
+        loop {
+            let tracker = TaskTracker::new();
+            let report = self.step(&tracker, &outcomes).await?;
+            tracker.close();
+            tracker.wait().await;
+            let mut batch = Vec::new();
+            while let Ok(outcome) = received.try_recv() {
+                batch.push(outcome);
+            }
+            write_batch(self.store.as_ref(), &batch).await;
+            if report.claimed == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    fn start(
+        &self,
+        tracker: &TaskTracker,
+        outcomes: mpsc::UnboundedSender<AttemptOutcome>,
+        notice: ClaimedNotice,
+    ) {
+        let account_permits = self.take_account_slot(&notice.account_id);
+        let engine = self.clone();
+        tracker.spawn(async move {
+            let global = Arc::clone(&engine.capacity.global);
+            // Account first, then global: a notice waiting for its account's turn holds no
+            // global slot, so a slow receiver cannot starve the others.
+            let account_permit = account_permits.acquire_owned().await;
+            let global_permit = global.acquire_owned().await;
+            let outcome = engine.deliver(notice).await;
+            drop(global_permit);
+            drop(account_permit);
+            engine.release_account_slot(&outcome.account_id);
+            engine.capacity.freed.notify_one();
+            if outcomes.send(outcome).is_err() {
+                tracing::error!("outcome recorder gone; the notice will be delivered again");
+            }
+        });
+    }
+
+    async fn deliver(&self, notice: ClaimedNotice) -> AttemptOutcome {
+        let webhook_id = notice.notice_id.to_string();
+        let sent = self
+            .sender
+            .send(Sending {
+                webhook_id: &webhook_id,
+                url: &notice.url,
+                secret: &notice.secret,
+                payload: Arc::clone(&notice.payload),
+                attempt: notice.attempt,
+                test: false,
+            })
+            .await;
+        let disposition = match &sent.result {
+            AttemptResult::Delivered { .. } => NoticeDisposition::Delivered,
+            AttemptResult::Failed { .. } => {
+                let jitter = rand::thread_rng().gen::<f64>();
+                match self
+                    .config
+                    .retry
+                    .after_failure(notice.attempt, Utc::now(), jitter)
+                {
+                    AfterFailure::RetryAt(at) => NoticeDisposition::RetryAt(at),
+                    AfterFailure::Exhausted => NoticeDisposition::Exhausted,
+                }
+            }
+        };
+        let (outcome_label, status) = match &sent.result {
+            AttemptResult::Delivered { status_code } => ("delivered", Some(*status_code)),
+            AttemptResult::Failed { status_code, .. } => ("failed", *status_code),
+        };
+        tracing::debug!(
+            notice_id = %notice.notice_id,
+            subscription_id = %notice.subscription_id,
+            attempt = notice.attempt,
+            outcome = outcome_label,
+            status = status.unwrap_or(0),
+            duration_ms = sent.duration_ms,
+            "delivery attempt"
+        );
+        AttemptOutcome {
+            notice_id: notice.notice_id,
+            lease_token: notice.lease_token,
+            account_id: notice.account_id,
+            subscription_id: notice.subscription_id,
+            url: notice.url,
+            attempt: notice.attempt,
+            started_at: sent.started_at,
+            duration_ms: sent.duration_ms,
+            result: sent.result,
+            disposition,
+        }
+    }
+
+    /// Waits for a wake-up, a freed slot, the next scheduled retry, or the poll interval.
+    async fn wait_for_work(&self, shutdown: &CancellationToken) {
+        let poll = self.config.poll_interval;
+        let until_due = match self.store.find_next_due_at().await {
+            Ok(Some(at)) => (at - self.clock.now()).to_std().unwrap_or(Duration::ZERO),
+            _ => poll,
+        };
+        // Due work that could not be claimed belongs to saturated accounts: wait for a slot.
+        let sleep_for = if until_due.is_zero() {
+            poll
+        } else {
+            until_due.min(poll)
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            _ = self.signal.notified() => {}
+            _ = self.capacity.freed.notified() => {}
+            _ = tokio::time::sleep(sleep_for) => {}
+        }
+    }
+
+    /// Counts a claimed notice against its account; returns the account's permits.
+    fn take_account_slot(&self, account: &AccountId) -> Arc<Semaphore> {
+        let mut accounts = lock(&self.capacity.accounts);
+        let slots = accounts
+            .entry(account.clone())
+            .or_insert_with(|| AccountSlots {
+                claimed: 0,
+                permits: Arc::new(Semaphore::new(self.config.per_subscription)),
+            });
+        slots.claimed += 1;
+        Arc::clone(&slots.permits)
+    }
+
+    fn release_account_slot(&self, account: &AccountId) {
+        let mut accounts = lock(&self.capacity.accounts);
+        if let Some(slots) = accounts.get_mut(account) {
+            slots.claimed -= 1;
+            if slots.claimed == 0 {
+                accounts.remove(account);
+            }
+        }
+    }
+
+    fn saturated_accounts(&self) -> Vec<AccountId> {
+        lock(&self.capacity.accounts)
+            .iter()
+            .filter(|(_, slots)| slots.claimed >= self.config.per_subscription)
+            .map(|(account, _)| account.clone())
+            .collect()
+    }
+}
+
+/// Locks a mutex, recovering from poisoning: the maps hold counters, always consistent.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,288 @@
+//! The queue: claiming due notices under a lease, recording attempt outcomes, holding and
+//! releasing an account's notices as its subscription comes and goes.
+
+use chrono::{DateTime, Utc};
+use optout_core::time_format::to_millis;
+use optout_core::{
+    AccountId, AttemptOutcome, AttemptResult, AuditStatus, ClaimRequest, ClaimedNotice,
+    NoticeDisposition, NoticeId, ObjectId, SubscriptionId, WebhookSecret, WebhookUrl,
+};
+use optout_store::StoreError;
+use sqlx::SqliteConnection;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::error::map_err;
+use crate::rows;
+
+/// The block reason set when a notice exhausts its retries (spec C2).
+pub(crate) const MAX_RETRIES_EXCEEDED: &str = "Max retries exceeded";
+/// How many due rows a claim looks at per notice it may take, so that capping each account's
+/// share still fills the batch when a few accounts dominate the queue.
+const CLAIM_SCAN_FACTOR: u32 = 4;
+
+pub(crate) async fn account_has_active_subscription(
+    conn: &mut SqliteConnection,
+    account_id: &str,
+) -> Result<bool, StoreError> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM subscriptions WHERE account_id = ?1 AND is_active = 1")
+            .bind(account_id)
+            .fetch_optional(conn)
+            .await
+            .map_err(map_err)?;
+    Ok(found.is_some())
+}
+
+/// Holds every queued notice of the account (its subscription is gone or inactive).
+pub(crate) async fn hold_account(
+    conn: &mut SqliteConnection,
+    account_id: &AccountId,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE notices SET state = 'waiting' WHERE account_id = ?1 AND state = 'pending'")
+        .bind(account_id.as_str())
+        .execute(conn)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+/// Releases every held notice of the account: due now, with a fresh set of attempts.
+pub(crate) async fn release_account(
+    conn: &mut SqliteConnection,
+    account_id: &AccountId,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE notices SET state = 'pending', attempts = 0, next_attempt_at = ?2
+         WHERE account_id = ?1 AND state = 'waiting'",
+    )
+    .bind(account_id.as_str())
+    .bind(to_millis(now))
+    .execute(conn)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+type ClaimRow = (String, String, Vec<u8>, i64, i64);
+
+pub(crate) async fn claim(
+    conn: &mut SqliteConnection,
+    request: &ClaimRequest,
+) -> Result<Vec<ClaimedNotice>, StoreError> {
+    let saturated: Vec<&str> = request
+        .saturated_accounts
+        .iter()
+        .map(AccountId::as_str)
+        .collect();
+    let saturated = serde_json::to_string(&saturated).map_err(StoreError::backend)?;
+    let lease_until = to_millis(request.lease_until);
+    // The claim moves next_attempt_at to the lease's end: if the worker dies, the notice simply
+    // becomes due again then. The token is the fence for recording the outcome.
+    let claimed: Vec<ClaimRow> = sqlx::query_as(
+        "WITH due AS (
+             SELECT id, ROW_NUMBER() OVER (PARTITION BY account_id
+                                           ORDER BY next_attempt_at, id) AS account_rank
+             FROM (SELECT id, account_id, next_attempt_at FROM notices
+                   WHERE state = 'pending' AND next_attempt_at <= ?1
+                     AND account_id NOT IN (SELECT value FROM json_each(?2))
+                   ORDER BY next_attempt_at
+                   LIMIT ?3)
+         )
+         UPDATE notices
+         SET next_attempt_at = ?4, lease_until = ?4, lease_token = lease_token + 1
+         WHERE id IN (SELECT id FROM due WHERE account_rank <= ?5 LIMIT ?6)
+         RETURNING id, account_id, payload, attempts, lease_token",
+    )
+    .bind(to_millis(request.now))
+    .bind(saturated)
+    .bind(i64::from(request.limit.saturating_mul(CLAIM_SCAN_FACTOR)))
+    .bind(lease_until)
+    .bind(i64::from(request.per_account_limit))
+    .bind(i64::from(request.limit))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+
+    let targets = delivery_targets(conn, &claimed).await?;
+    let mut notices = Vec::with_capacity(claimed.len());
+    for (id, account, payload, attempts, lease_token) in claimed {
+        let Some((subscription_id, url, secret)) = targets.get(&account) else {
+            // No active subscription: hold it. Normally unreachable, as notices of such accounts
+            // are already held, but a held notice is always better than a lost one.
+            sqlx::query("UPDATE notices SET state = 'waiting', lease_until = NULL WHERE id = ?1")
+                .bind(&id)
+                .execute(&mut *conn)
+                .await
+                .map_err(map_err)?;
+            continue;
+        };
+        notices.push(ClaimedNotice {
+            notice_id: NoticeId::parse(&id)
+                .ok_or_else(|| StoreError::Corrupt(format!("notice id {id:?}")))?,
+            lease_token,
+            account_id: rows::account_id(&account)?,
+            subscription_id: *subscription_id,
+            url: url.clone(),
+            secret: secret.clone(),
+            payload: Arc::from(payload),
+            attempt: u32::try_from(attempts).unwrap_or(u32::MAX - 1) + 1,
+        });
+    }
+    Ok(notices)
+}
+
+type Target = (SubscriptionId, WebhookUrl, WebhookSecret);
+
+/// The active subscription and secret of every account among the claimed notices.
+async fn delivery_targets(
+    conn: &mut SqliteConnection,
+    claimed: &[ClaimRow],
+) -> Result<HashMap<String, Target>, StoreError> {
+    let mut accounts: Vec<&str> = claimed.iter().map(|row| row.1.as_str()).collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    let accounts = serde_json::to_string(&accounts).map_err(StoreError::backend)?;
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT s.account_id, s.id, s.url, k.secret
+         FROM subscriptions s JOIN account_secrets k ON k.account_id = s.account_id
+         WHERE s.is_active = 1 AND s.account_id IN (SELECT value FROM json_each(?1))",
+    )
+    .bind(accounts)
+    .fetch_all(conn)
+    .await
+    .map_err(map_err)?;
+    let mut targets = HashMap::with_capacity(rows.len());
+    for (account, id, url, secret) in rows {
+        let id = SubscriptionId::parse(&id)
+            .ok_or_else(|| StoreError::Corrupt(format!("subscription id {id:?}")))?;
+        let url = WebhookUrl::from_stored(&url)
+            .ok_or_else(|| StoreError::Corrupt(format!("url of subscription {id}")))?;
+        targets.insert(account, (id, url, WebhookSecret::from_stored(secret)));
+    }
+    Ok(targets)
+}
+
+pub(crate) async fn record_attempts(
+    conn: &mut SqliteConnection,
+    outcomes: &[AttemptOutcome],
+) -> Result<usize, StoreError> {
+    let mut recorded = 0;
+    for outcome in outcomes {
+        if record_attempt(conn, outcome).await? {
+            recorded += 1;
+        } else {
+            tracing::warn!(notice_id = %outcome.notice_id, "stale lease: attempt outcome ignored");
+        }
+    }
+    Ok(recorded)
+}
+
+/// Records one outcome if its lease token is still current; returns whether it was.
+async fn record_attempt(
+    conn: &mut SqliteConnection,
+    outcome: &AttemptOutcome,
+) -> Result<bool, StoreError> {
+    let finished_at =
+        outcome.started_at + chrono::Duration::milliseconds(outcome.duration_ms as i64);
+    let (status_code, error) = match &outcome.result {
+        AttemptResult::Delivered { status_code } => (Some(*status_code), None),
+        AttemptResult::Failed { status_code, error } => (*status_code, Some(error.as_str())),
+    };
+    let (state_sql, next_attempt_at) = match outcome.disposition {
+        NoticeDisposition::Delivered => ("'delivered'", finished_at),
+        NoticeDisposition::RetryAt(at) => ("state", at),
+        NoticeDisposition::Exhausted => ("state", finished_at),
+    };
+    let sql = format!(
+        "UPDATE notices
+         SET state = {state_sql}, attempts = ?3, next_attempt_at = ?4, lease_until = NULL,
+             last_status_code = ?5, last_error = ?6,
+             delivered_at = CASE WHEN {state_sql} = 'delivered' THEN ?7 ELSE delivered_at END
+         WHERE id = ?1 AND lease_token = ?2 AND state <> 'delivered'"
+    );
+    let updated = sqlx::query(&sql)
+        .bind(outcome.notice_id.to_string())
+        .bind(outcome.lease_token)
+        .bind(i64::from(outcome.attempt))
+        .bind(to_millis(next_attempt_at))
+        .bind(status_code.map(i64::from))
+        .bind(error)
+        .bind(to_millis(finished_at))
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err)?
+        .rows_affected();
+    if updated == 0 {
+        return Ok(false);
+    }
+    let audit_status = match outcome.disposition {
+        NoticeDisposition::Delivered => AuditStatus::Success,
+        NoticeDisposition::RetryAt(_) => AuditStatus::Failed,
+        NoticeDisposition::Exhausted => AuditStatus::PermanentFailure,
+    };
+    if outcome.disposition == NoticeDisposition::Exhausted {
+        disable_subscription(conn, outcome, finished_at).await?;
+    }
+    crate::audit::insert(
+        conn,
+        &crate::audit::AuditRow {
+            id: ObjectId::generate(outcome.started_at),
+            account_id: &outcome.account_id,
+            subscription_id: outcome.subscription_id,
+            notice_id: &outcome.notice_id.to_string(),
+            status: audit_status,
+            status_code,
+            url: outcome.url.as_str(),
+            attempted_at: outcome.started_at,
+            duration_ms: outcome.duration_ms,
+            error,
+        },
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Disables the subscription after exhausted retries and holds all of the account's notices.
+async fn disable_subscription(
+    conn: &mut SqliteConnection,
+    outcome: &AttemptOutcome,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE subscriptions
+         SET is_active = 0, block_reason = ?3, blocked_at = ?4, updated_at = ?4
+         WHERE id = ?1 AND account_id = ?2 AND is_active = 1",
+    )
+    .bind(outcome.subscription_id.to_string())
+    .bind(outcome.account_id.as_str())
+    .bind(MAX_RETRIES_EXCEEDED)
+    .bind(to_millis(at))
+    .execute(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    if !account_has_active_subscription(conn, outcome.account_id.as_str()).await? {
+        hold_account(conn, &outcome.account_id).await?;
+    }
+    tracing::warn!(
+        subscription_id = %outcome.subscription_id,
+        notice_id = %outcome.notice_id,
+        "retries exhausted: subscription disabled, its notices wait for reactivation"
+    );
+    Ok(())
+}
+
+pub(crate) async fn next_due_at(
+    pool: &sqlx::SqlitePool,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let next: Option<i64> =
+        sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM notices WHERE state = 'pending'")
+            .fetch_one(pool)
+            .await
+            .map_err(map_err)?;
+    Ok(next.map(optout_core::time_format::from_millis))
+}
