@@ -7,6 +7,7 @@ mod error;
 mod health;
 mod json_body;
 pub(crate) mod openapi;
+mod path_id;
 mod query;
 mod request_schemas;
 pub(crate) mod state;
