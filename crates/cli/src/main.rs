@@ -10,6 +10,7 @@ mod admin_token;
 mod cli;
 mod database;
 mod serve;
+mod signals;
 
 use clap::Parser;
 use std::process::ExitCode;
