@@ -35,7 +35,7 @@ pub async fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
     apply(&args.delivery, &mut config);
     let app = App::new(opened.store, config, Arc::new(SystemClock))?;
     let shutdown = CancellationToken::new();
-    tokio::spawn(signals::cancel_on_signal(shutdown.clone()));
+    signals::cancel_on_signal(shutdown.clone())?;
     app.delivery_engine(engine_config(&args.delivery))
         .run(shutdown)
         .await;

@@ -30,12 +30,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let app = App::new(opened.store, config, Arc::new(SystemClock))?;
+    // Handlers are installed before the server says it listens: a signal sent from then on
+    // always shuts down gracefully.
+    let shutdown = CancellationToken::new();
+    signals::cancel_on_signal(shutdown.clone())?;
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "optout-relay listening");
-    let shutdown = CancellationToken::new();
-    tokio::spawn(signals::cancel_on_signal(shutdown.clone()));
     let engine = (!args.no_delivery).then(|| {
         let engine = app.delivery_engine(delivery::engine_config(&args.delivery));
         tokio::spawn(engine.run(shutdown.clone()))

@@ -1,23 +1,19 @@
 //! Shutting down on SIGINT or SIGTERM.
 
+use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
-/// Cancels `shutdown` on the first SIGINT or SIGTERM.
-pub async fn cancel_on_signal(shutdown: CancellationToken) {
-    let interrupt = tokio::signal::ctrl_c();
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                let _ = interrupt.await;
-                shutdown.cancel();
-                return;
-            }
-        };
-    tokio::select! {
-        _ = interrupt => tracing::info!("SIGINT received, shutting down"),
-        _ = terminate.recv() => tracing::info!("SIGTERM received, shutting down"),
-    }
-    shutdown.cancel();
+/// Installs SIGINT and SIGTERM handlers now, and cancels `shutdown` on the first of them.
+pub fn cancel_on_signal(shutdown: CancellationToken) -> std::io::Result<()> {
+    // Both handlers are registered here, synchronously, not when a spawned task first runs.
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!("SIGINT received, shutting down"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received, shutting down"),
+        }
+        shutdown.cancel();
+    });
+    Ok(())
 }

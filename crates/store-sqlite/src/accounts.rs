@@ -11,6 +11,9 @@ use crate::rows;
 
 /// First number handed out when the operator does not choose account ids.
 const FIRST_ALLOCATED_ACCOUNT_ID: i64 = 100_001;
+/// Allocated ids stay below this (17 digits), so an operator's own 18-digit ids neither collide
+/// with nor push allocation past the 18-digit limit.
+const ALLOCATION_CEILING: i64 = 100_000_000_000_000_000;
 
 pub(crate) async fn insert_account(
     conn: &mut SqliteConnection,
@@ -20,9 +23,11 @@ pub(crate) async fn insert_account(
         Some(id) => id,
         None => {
             let next: i64 = sqlx::query_scalar(
-                "SELECT COALESCE(MAX(id_number) + 1, ?1) FROM accounts WHERE id_number >= ?1 - 1",
+                "SELECT COALESCE(MAX(id_number) + 1, ?1) FROM accounts
+                 WHERE id_number >= ?1 - 1 AND id_number < ?2 - 1",
             )
             .bind(FIRST_ALLOCATED_ACCOUNT_ID)
+            .bind(ALLOCATION_CEILING)
             .fetch_one(&mut *conn)
             .await
             .map_err(map_err)?;
@@ -99,11 +104,12 @@ pub(crate) async fn find_account(
 pub(crate) async fn revoke_api_key(
     executor: impl SqliteExecutor<'_>,
     key_id: ApiKeyId,
+    at: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let done =
         sqlx::query("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
             .bind(key_id.to_string())
-            .bind(to_millis(Utc::now()))
+            .bind(to_millis(at))
             .execute(executor)
             .await
             .map_err(map_err)?;

@@ -172,8 +172,12 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(map_err)
     }
 
-    async fn revoke_api_key(&self, key_id: ApiKeyId) -> Result<bool, StoreError> {
-        accounts::revoke_api_key(&self.writer, key_id).await
+    async fn revoke_api_key(
+        &self,
+        key_id: ApiKeyId,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        accounts::revoke_api_key(&self.writer, key_id, at).await
     }
 
     async fn find_account_by_api_key(

@@ -39,8 +39,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         key: NewApiKey,
     ) -> Result<(), StoreError>;
 
-    /// Revokes a key. Returns whether a key was revoked.
-    async fn revoke_api_key(&self, key_id: ApiKeyId) -> Result<bool, StoreError>;
+    /// Revokes a key at `at`. Returns whether a key was revoked.
+    async fn revoke_api_key(&self, key_id: ApiKeyId, at: DateTime<Utc>)
+        -> Result<bool, StoreError>;
 
     /// The account that owns a (non-revoked) key, by the key's hash.
     async fn find_account_by_api_key(

@@ -1,6 +1,6 @@
 //! The operator's account management (spec Part B).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use optout_core::{AccountId, AccountName, ApiKeyId, NewAccount, NewApiKey};
@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use super::auth::Operator;
 use super::error::{ApiError, ErrorOut};
 use super::json_body::JsonObject;
+use super::path_id::PathId;
 use super::state::AppState;
 
 /// A new account and its first API key, shown this once.
@@ -102,7 +103,7 @@ pub(crate) async fn create_account(
 pub(crate) async fn create_api_key(
     State(state): State<AppState>,
     _operator: Operator,
-    Path(account_id): Path<String>,
+    PathId(account_id): PathId,
 ) -> Result<(StatusCode, Json<ApiKeyCreatedOut>), ApiError> {
     let account_id = AccountId::parse(&account_id).map_err(|_| ApiError::NotFound)?;
     let (key, stored_key) = NewApiKey::generate(state.clock.now());
@@ -133,10 +134,14 @@ pub(crate) async fn create_api_key(
 pub(crate) async fn revoke_api_key(
     State(state): State<AppState>,
     _operator: Operator,
-    Path(key_id): Path<String>,
+    PathId(key_id): PathId,
 ) -> Result<StatusCode, ApiError> {
     let key_id = ApiKeyId::parse(&key_id).ok_or(ApiError::NotFound)?;
-    if state.store.revoke_api_key(key_id).await? {
+    if state
+        .store
+        .revoke_api_key(key_id, state.clock.now())
+        .await?
+    {
         tracing::info!(key_id = %key_id, "api key revoked");
         Ok(StatusCode::NO_CONTENT)
     } else {

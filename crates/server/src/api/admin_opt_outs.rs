@@ -1,7 +1,7 @@
 //! `POST /admin/opt-outs` and `GET /admin/opt-outs/{optOutId}`: recording opt-outs and their
 //! compliance record.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 
 use super::auth::Operator;
 use super::error::{ApiError, ErrorOut};
+use super::path_id::PathId;
 use super::item_fields::{bounded_text, datapoints, instant};
 use super::json_body::{BulkBody, JsonObject};
 use super::state::AppState;
@@ -224,7 +225,7 @@ pub(crate) struct ComplianceRecordOut {
 pub(crate) async fn get_compliance_record(
     State(state): State<AppState>,
     _operator: Operator,
-    Path(opt_out_id): Path<String>,
+    PathId(opt_out_id): PathId,
 ) -> Result<Json<ComplianceRecordOut>, ApiError> {
     let id = OptOutId::parse(&opt_out_id).ok_or(ApiError::NotFound)?;
     let record = state

@@ -49,7 +49,7 @@ impl FromRequestParts<AppState> for Operator {
             .headers
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
+            .and_then(bearer_token)
             .ok_or(ApiError::InvalidAdminToken)?;
         let expected = state.config.admin_token.expose().as_bytes();
         if bool::from(presented.as_bytes().ct_eq(expected)) {
@@ -58,4 +58,10 @@ impl FromRequestParts<AppState> for Operator {
             Err(ApiError::InvalidAdminToken)
         }
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` value; the scheme name is case-insensitive.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }

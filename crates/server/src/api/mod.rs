@@ -11,6 +11,7 @@ mod health;
 mod item_fields;
 mod json_body;
 pub(crate) mod openapi;
+mod path_id;
 mod query;
 mod request_schemas;
 pub(crate) mod state;

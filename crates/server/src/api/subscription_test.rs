@@ -1,6 +1,6 @@
 //! A8: a signed test delivery to a subscription, now.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::Json;
 use optout_core::time_format::{api_timestamp, exposure_date, opt_out_date};
 use optout_core::{AttemptResult, AuditEntry, AuditStatus, NoticeId, ObjectId, SubscriptionId};
@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::auth::CallerAccount;
 use super::error::{ApiError, ErrorOut};
+use super::path_id::PathId;
 use super::query::QueryParams;
 use super::state::AppState;
 use crate::delivery::Sending;
@@ -64,7 +65,7 @@ pub(crate) struct TestDeliveryOut {
 pub(crate) async fn test_subscription(
     State(state): State<AppState>,
     CallerAccount(account_id): CallerAccount,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     RawQuery(query): RawQuery,
 ) -> Result<Json<TestDeliveryOut>, ApiError> {
     let mut params = QueryParams::parse(query.as_deref(), &["mode"]);

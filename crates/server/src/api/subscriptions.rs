@@ -1,6 +1,6 @@
 //! The opt-out subscription endpoints (spec A3 to A7).
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
 use optout_core::time_format::truncate_to_millis;
@@ -12,6 +12,7 @@ use optout_core::{
 use super::auth::CallerAccount;
 use super::error::{ApiError, ErrorOut};
 use super::json_body::JsonObject;
+use super::path_id::PathId;
 use super::query::QueryParams;
 use super::state::AppState;
 use super::subscription_out::{
@@ -164,7 +165,7 @@ pub(crate) async fn list_subscriptions(
 pub(crate) async fn get_subscription(
     State(state): State<AppState>,
     CallerAccount(account_id): CallerAccount,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<SubscriptionOut>, ApiError> {
     let id = SubscriptionId::parse(&id).ok_or(ApiError::NotFound)?;
     let subscription = state
@@ -194,7 +195,7 @@ pub(crate) async fn get_subscription(
 pub(crate) async fn update_subscription(
     State(state): State<AppState>,
     CallerAccount(account_id): CallerAccount,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     mut body: JsonObject,
 ) -> Result<Json<SubscriptionOut>, ApiError> {
     let url = body

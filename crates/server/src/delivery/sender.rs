@@ -64,6 +64,7 @@ impl Sender {
     pub fn new(config: SenderConfig) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
             .timeout(config.attempt_timeout)
             .connect_timeout(config.attempt_timeout)
             .pool_max_idle_per_host(config.idle_connections_per_host)
