@@ -10,7 +10,7 @@ use crate::helpers::spawn_app;
 const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi.json");
 
 /// Every route the router serves, as (method, path template).
-const ROUTES: [(&str, &str); 13] = [
+const ROUTES: [(&str, &str); 19] = [
     ("post", "/api/account/secret/regenerate"),
     ("get", "/api/account/secret"),
     ("post", "/api/subscriptions/opt-out"),
@@ -18,9 +18,15 @@ const ROUTES: [(&str, &str); 13] = [
     ("post", "/api/subscriptions/delete"),
     ("get", "/api/subscriptions/{id}"),
     ("patch", "/api/subscriptions/{id}"),
+    ("post", "/api/subscriptions/{id}/test"),
+    ("get", "/api/audit-logs"),
+    ("get", "/api/audit-logs/stats"),
     ("post", "/admin/accounts"),
     ("post", "/admin/accounts/{accountId}/api-keys"),
     ("delete", "/admin/api-keys/{keyId}"),
+    ("post", "/admin/exposures"),
+    ("post", "/admin/opt-outs"),
+    ("get", "/admin/opt-outs/{optOutId}"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/openapi.json"),
