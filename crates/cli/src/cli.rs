@@ -40,6 +40,8 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Print the OpenAPI document of the API.
     Openapi,
+    /// Measure end-to-end throughput and latency on this machine (temporary database).
+    Bench(BenchArgs),
 }
 
 /// Which database to use.
@@ -220,4 +222,95 @@ pub struct AccountCreateArgs {
 
     #[command(flatten)]
     pub database: DatabaseArgs,
+}
+
+/// Flags of `bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Opt-outs of the throughput phase (one notice each).
+    #[arg(long, default_value_t = 20_000)]
+    pub opt_outs: u64,
+
+    /// Opt-outs per request in the throughput phase.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub batch: u64,
+
+    /// Requests in flight at once from the load generator.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    pub concurrency: u64,
+
+    /// Accounts the contacts are spread over.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub accounts: u64,
+
+    /// Opt-outs per second in the latency phase (single requests).
+    #[arg(long, default_value_t = 1000.0)]
+    pub rate: f64,
+
+    /// Length of the latency phase, in seconds.
+    #[arg(long, default_value_t = 5)]
+    pub paced_seconds: u64,
+
+    /// Deliveries in flight at once (the engine's concurrency).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub delivery_concurrency: u64,
+
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_subcommand_parses_with_its_defaults() {
+        // Reading the parsed values back catches type mismatches between flags and fields.
+        for args in [
+            vec!["serve"],
+            vec!["worker"],
+            vec!["bench"],
+            vec!["migrate"],
+            vec!["openapi"],
+            vec!["account", "create", "--name", "Acme"],
+            vec!["exposures", "import", "file.ndjson"],
+            vec!["opt-outs", "import", "file.ndjson"],
+            vec!["opt-out", "--contact-id", "1", "--full-name", "Jane"],
+        ] {
+            let argv = std::iter::once("optout-relay").chain(args.iter().copied());
+            let parsed = Cli::try_parse_from(argv);
+            assert!(parsed.is_ok(), "{args:?}: {:?}", parsed.err());
+        }
+    }
+
+    #[test]
+    fn retry_schedule_and_durations_are_parsed() {
+        let cli = Cli::try_parse_from([
+            "optout-relay",
+            "serve",
+            "--retry-schedule",
+            "1s,2m",
+            "--attempt-timeout",
+            "500ms",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve")
+        };
+        assert_eq!(
+            args.delivery.retry_schedule.0,
+            vec![Duration::from_secs(1), Duration::from_secs(120)]
+        );
+        assert_eq!(args.delivery.attempt_timeout, Duration::from_millis(500));
+        assert!(
+            Cli::try_parse_from(["optout-relay", "serve", "--retry-schedule", "soon"]).is_err()
+        );
+    }
 }

@@ -12,8 +12,9 @@ use crate::config::AppConfig;
 use crate::delivery::{DeliveryEngine, EngineConfig, Sender, SenderConfig, WorkSignal};
 use crate::target_guard::TargetGuard;
 
-/// Idle keep-alive connections kept per receiver host.
-const IDLE_CONNECTIONS_PER_HOST: usize = 64;
+/// Idle keep-alive connections kept per receiver host: as many as deliveries in flight by
+/// default, so a busy receiver's connections are reused instead of reopened.
+const IDLE_CONNECTIONS_PER_HOST: usize = 256;
 
 /// The application: everything needed to serve the API and deliver notices.
 #[derive(Debug, Clone)]

@@ -12,38 +12,54 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use crate::error::map_err;
 
 /// One row to insert.
-pub(crate) struct AuditRow<'a> {
+#[derive(Debug)]
+pub(crate) struct AuditRow {
     pub id: ObjectId,
-    pub account_id: &'a AccountId,
+    pub account_id: AccountId,
     pub subscription_id: SubscriptionId,
-    pub notice_id: &'a str,
+    pub notice_id: String,
     pub status: AuditStatus,
     pub status_code: Option<u16>,
-    pub url: &'a str,
+    pub url: String,
     pub attempted_at: DateTime<Utc>,
     pub duration_ms: u64,
-    pub error: Option<&'a str>,
+    pub error: Option<String>,
 }
 
-pub(crate) async fn insert(
+/// Inserts rows with one statement.
+pub(crate) async fn insert_many(
     conn: &mut SqliteConnection,
-    row: &AuditRow<'_>,
+    rows: Vec<AuditRow>,
 ) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|row| {
+            serde_json::json!({
+                "id": row.id.to_string(),
+                "account": row.account_id.as_str(),
+                "subscription": row.subscription_id.to_string(),
+                "notice": row.notice_id,
+                "status": row.status.as_str(),
+                "code": row.status_code,
+                "url": row.url,
+                "at": to_millis(row.attempted_at),
+                "ms": row.duration_ms,
+                "error": row.error,
+            })
+        })
+        .collect();
     sqlx::query(
         "INSERT INTO audit_log (id, account_id, subscription_id, notice_id, status, status_code,
                                 url, attempted_at, duration_ms, error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         SELECT r.value ->> 'id', r.value ->> 'account', r.value ->> 'subscription',
+                r.value ->> 'notice', r.value ->> 'status', r.value ->> 'code', r.value ->> 'url',
+                r.value ->> 'at', r.value ->> 'ms', r.value ->> 'error'
+         FROM json_each(?1) AS r",
     )
-    .bind(row.id.to_string())
-    .bind(row.account_id.as_str())
-    .bind(row.subscription_id.to_string())
-    .bind(row.notice_id)
-    .bind(row.status.as_str())
-    .bind(row.status_code.map(i64::from))
-    .bind(row.url)
-    .bind(to_millis(row.attempted_at))
-    .bind(i64::try_from(row.duration_ms).unwrap_or(i64::MAX))
-    .bind(row.error)
+    .bind(serde_json::Value::Array(rows).to_string())
     .execute(conn)
     .await
     .map_err(map_err)?;
@@ -55,20 +71,20 @@ pub(crate) async fn insert_entry(
     account_id: &AccountId,
     entry: &AuditEntry,
 ) -> Result<(), StoreError> {
-    insert(
+    insert_many(
         conn,
-        &AuditRow {
+        vec![AuditRow {
             id: entry.id,
-            account_id,
+            account_id: account_id.clone(),
             subscription_id: entry.subscription_id,
-            notice_id: &entry.notice_id.to_string(),
+            notice_id: entry.notice_id.to_string(),
             status: entry.status,
             status_code: entry.status_code,
-            url: entry.url.as_str(),
+            url: entry.url.as_str().to_owned(),
             attempted_at: entry.attempted_at,
             duration_ms: entry.duration_ms,
-            error: entry.error.as_deref(),
-        },
+            error: entry.error.clone(),
+        }],
     )
     .await
 }

@@ -9,7 +9,7 @@ use optout_core::{
 };
 use optout_store::StoreError;
 use sqlx::SqliteConnection;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::error::map_err;
@@ -171,88 +171,105 @@ pub(crate) async fn record_attempts(
     conn: &mut SqliteConnection,
     outcomes: &[AttemptOutcome],
 ) -> Result<usize, StoreError> {
-    let mut recorded = 0;
+    // One UPDATE for the whole batch: each statement is a round trip to SQLite's thread, and
+    // a batch may hold a thousand outcomes.
+    let rows: Vec<serde_json::Value> = outcomes.iter().map(outcome_row).collect();
+    let rows = serde_json::Value::Array(rows).to_string();
+    let recorded: Vec<String> = sqlx::query_scalar(
+        "UPDATE notices
+         SET state = CASE WHEN o.value ->> 'delivered' THEN 'delivered' ELSE notices.state END,
+             attempts = o.value ->> 'attempt',
+             next_attempt_at = o.value ->> 'next',
+             lease_until = NULL,
+             last_status_code = o.value ->> 'status',
+             last_error = o.value ->> 'error',
+             delivered_at = CASE WHEN o.value ->> 'delivered' THEN o.value ->> 'finished'
+                                 ELSE notices.delivered_at END
+         FROM json_each(?1) AS o
+         WHERE notices.id = o.value ->> 'id' AND notices.lease_token = o.value ->> 'token'
+           AND notices.state <> 'delivered'
+         RETURNING notices.id",
+    )
+    .bind(&rows)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    let recorded: HashSet<String> = recorded.into_iter().collect();
+    let mut audit_rows = Vec::with_capacity(recorded.len());
     for outcome in outcomes {
-        if record_attempt(conn, outcome).await? {
-            recorded += 1;
-        } else {
-            tracing::warn!(notice_id = %outcome.notice_id, "stale lease: attempt outcome ignored");
+        let notice_id = outcome.notice_id.to_string();
+        if !recorded.contains(&notice_id) {
+            tracing::warn!(notice_id = %notice_id, "stale lease: attempt outcome ignored");
+            continue;
         }
+        if outcome.disposition == NoticeDisposition::Exhausted {
+            disable_subscription(conn, outcome).await?;
+        }
+        audit_rows.push(audit_row(outcome, notice_id));
     }
-    Ok(recorded)
+    crate::audit::insert_many(conn, audit_rows).await?;
+    Ok(recorded.len())
 }
 
-/// Records one outcome if its lease token is still current; returns whether it was.
-async fn record_attempt(
-    conn: &mut SqliteConnection,
-    outcome: &AttemptOutcome,
-) -> Result<bool, StoreError> {
-    let finished_at =
-        outcome.started_at + chrono::Duration::milliseconds(outcome.duration_ms as i64);
-    let (status_code, error) = match &outcome.result {
+/// The JSON row of one outcome for the batch UPDATE.
+fn outcome_row(outcome: &AttemptOutcome) -> serde_json::Value {
+    let finished_at = finished_at(outcome);
+    let (status_code, error) = result_parts(&outcome.result);
+    let next_attempt_at = match outcome.disposition {
+        NoticeDisposition::RetryAt(at) => at,
+        NoticeDisposition::Delivered | NoticeDisposition::Exhausted => finished_at,
+    };
+    serde_json::json!({
+        "id": outcome.notice_id.to_string(),
+        "token": outcome.lease_token,
+        "delivered": outcome.disposition == NoticeDisposition::Delivered,
+        "attempt": outcome.attempt,
+        "next": to_millis(next_attempt_at),
+        "status": status_code,
+        "error": error,
+        "finished": to_millis(finished_at),
+    })
+}
+
+fn finished_at(outcome: &AttemptOutcome) -> DateTime<Utc> {
+    outcome.started_at
+        + chrono::Duration::milliseconds(i64::try_from(outcome.duration_ms).unwrap_or(i64::MAX))
+}
+
+fn result_parts(result: &AttemptResult) -> (Option<u16>, Option<&str>) {
+    match result {
         AttemptResult::Delivered { status_code } => (Some(*status_code), None),
         AttemptResult::Failed { status_code, error } => (*status_code, Some(error.as_str())),
-    };
-    let (state_sql, next_attempt_at) = match outcome.disposition {
-        NoticeDisposition::Delivered => ("'delivered'", finished_at),
-        NoticeDisposition::RetryAt(at) => ("state", at),
-        NoticeDisposition::Exhausted => ("state", finished_at),
-    };
-    let sql = format!(
-        "UPDATE notices
-         SET state = {state_sql}, attempts = ?3, next_attempt_at = ?4, lease_until = NULL,
-             last_status_code = ?5, last_error = ?6,
-             delivered_at = CASE WHEN {state_sql} = 'delivered' THEN ?7 ELSE delivered_at END
-         WHERE id = ?1 AND lease_token = ?2 AND state <> 'delivered'"
-    );
-    let updated = sqlx::query(&sql)
-        .bind(outcome.notice_id.to_string())
-        .bind(outcome.lease_token)
-        .bind(i64::from(outcome.attempt))
-        .bind(to_millis(next_attempt_at))
-        .bind(status_code.map(i64::from))
-        .bind(error)
-        .bind(to_millis(finished_at))
-        .execute(&mut *conn)
-        .await
-        .map_err(map_err)?
-        .rows_affected();
-    if updated == 0 {
-        return Ok(false);
     }
-    let audit_status = match outcome.disposition {
-        NoticeDisposition::Delivered => AuditStatus::Success,
-        NoticeDisposition::RetryAt(_) => AuditStatus::Failed,
-        NoticeDisposition::Exhausted => AuditStatus::PermanentFailure,
-    };
-    if outcome.disposition == NoticeDisposition::Exhausted {
-        disable_subscription(conn, outcome, finished_at).await?;
-    }
-    crate::audit::insert(
-        conn,
-        &crate::audit::AuditRow {
-            id: ObjectId::generate(outcome.started_at),
-            account_id: &outcome.account_id,
-            subscription_id: outcome.subscription_id,
-            notice_id: &outcome.notice_id.to_string(),
-            status: audit_status,
-            status_code,
-            url: outcome.url.as_str(),
-            attempted_at: outcome.started_at,
-            duration_ms: outcome.duration_ms,
-            error,
+}
+
+/// The audit row of a recorded outcome.
+fn audit_row(outcome: &AttemptOutcome, notice_id: String) -> crate::audit::AuditRow {
+    let (status_code, error) = result_parts(&outcome.result);
+    crate::audit::AuditRow {
+        id: ObjectId::generate(outcome.started_at),
+        account_id: outcome.account_id.clone(),
+        subscription_id: outcome.subscription_id,
+        notice_id,
+        status: match outcome.disposition {
+            NoticeDisposition::Delivered => AuditStatus::Success,
+            NoticeDisposition::RetryAt(_) => AuditStatus::Failed,
+            NoticeDisposition::Exhausted => AuditStatus::PermanentFailure,
         },
-    )
-    .await?;
-    Ok(true)
+        status_code,
+        url: outcome.url.as_str().to_owned(),
+        attempted_at: outcome.started_at,
+        duration_ms: outcome.duration_ms,
+        error: error.map(str::to_owned),
+    }
 }
 
 /// Disables the subscription after exhausted retries and holds all of the account's notices.
 async fn disable_subscription(
     conn: &mut SqliteConnection,
     outcome: &AttemptOutcome,
-    at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    let at = finished_at(outcome);
     sqlx::query(
         "UPDATE subscriptions
          SET is_active = 0, block_reason = ?3, blocked_at = ?4, updated_at = ?4

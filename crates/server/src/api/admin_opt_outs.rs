@@ -15,9 +15,9 @@ use utoipa::ToSchema;
 
 use super::auth::Operator;
 use super::error::{ApiError, ErrorOut};
-use super::path_id::PathId;
 use super::item_fields::{bounded_text, datapoints, instant};
 use super::json_body::{BulkBody, JsonObject};
+use super::path_id::PathId;
 use super::state::AppState;
 
 /// The header that makes a request safe to repeat.

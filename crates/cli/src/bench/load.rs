@@ -1,0 +1,158 @@
+//! The load generator: opt-outs sent through the HTTP API, as an operator would.
+
+use anyhow::Context;
+use indicatif::ProgressBar;
+use serde_json::{json, Value};
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A client of the service's operator API.
+#[derive(Debug, Clone)]
+pub struct OperatorClient {
+    client: reqwest::Client,
+    opt_outs_url: String,
+    admin_token: String,
+}
+
+/// How opt-outs are sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    /// Opt-outs per request (1 sends single objects).
+    pub batch: u64,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Opt-outs per second, or `None` for as fast as the service accepts them.
+    pub rate: Option<f64>,
+}
+
+impl OperatorClient {
+    /// A client of the service at `base` (`http://127.0.0.1:PORT`).
+    pub fn new(base: &str, admin_token: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .pool_max_idle_per_host(256)
+                .build()?,
+            opt_outs_url: format!("{base}/admin/opt-outs"),
+            admin_token: admin_token.to_owned(),
+        })
+    }
+
+    /// Sends one opt-out per contact of `contacts`; returns when each was accepted.
+    pub async fn send(
+        &self,
+        contacts: Range<u64>,
+        pace: Pace,
+        progress: ProgressBar,
+    ) -> anyhow::Result<Vec<(u64, Instant)>> {
+        let next_batch = Arc::new(AtomicU64::new(0));
+        let started = Instant::now();
+        let mut tasks = Vec::with_capacity(pace.concurrency);
+        for _ in 0..pace.concurrency {
+            let client = self.clone();
+            let next_batch = Arc::clone(&next_batch);
+            let contacts = contacts.clone();
+            let progress = progress.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut accepted = Vec::new();
+                loop {
+                    let batch = next_batch.fetch_add(1, Ordering::Relaxed);
+                    let first = contacts.start + batch * pace.batch;
+                    if first >= contacts.end {
+                        return Ok::<_, anyhow::Error>(accepted);
+                    }
+                    let last = (first + pace.batch).min(contacts.end);
+                    if let Some(rate) = pace.rate {
+                        let due = started
+                            + Duration::from_secs_f64((first - contacts.start) as f64 / rate);
+                        tokio::time::sleep_until(due.into()).await;
+                    }
+                    client.post(first..last, pace.batch == 1).await?;
+                    let now = Instant::now();
+                    accepted.extend((first..last).map(|contact| (contact, now)));
+                    progress.inc(last - first);
+                }
+            }));
+        }
+        let mut accepted = Vec::with_capacity((contacts.end - contacts.start) as usize);
+        for task in tasks {
+            accepted.extend(task.await.context("load task panicked")??);
+        }
+        Ok(accepted)
+    }
+
+    async fn post(&self, contacts: Range<u64>, single: bool) -> anyhow::Result<()> {
+        let items: Vec<Value> = contacts
+            .map(|contact| {
+                json!({
+                    "contactId": format!("bench-{contact}"),
+                    "fullName": format!("Bench Person {contact}"),
+                    "companyName": "Example Corp",
+                })
+            })
+            .collect();
+        let body = if single {
+            items.into_iter().next().unwrap_or(Value::Null)
+        } else {
+            Value::Array(items)
+        };
+        let response = self
+            .client
+            .post(&self.opt_outs_url)
+            .bearer_auth(&self.admin_token)
+            .json(&body)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status() == reqwest::StatusCode::ACCEPTED,
+            "opt-out refused: HTTP {}",
+            response.status()
+        );
+        Ok(())
+    }
+}
+
+/// The raw limit: `count` POSTs of `body_bytes` bytes to `url` with `concurrency` in flight,
+/// with the engine's HTTP client settings but no database and no signing. Returns POSTs/s.
+pub async fn raw_limit(
+    url: &str,
+    count: u64,
+    body_bytes: usize,
+    concurrency: usize,
+) -> anyhow::Result<f64> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(256)
+        .tcp_nodelay(true)
+        .build()?;
+    let body = bytes::Bytes::from(vec![b'x'; body_bytes]);
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        let client = client.clone();
+        let body = body.clone();
+        let next = Arc::clone(&next);
+        let url = url.to_owned();
+        tasks.push(tokio::spawn(async move {
+            while next.fetch_add(1, Ordering::Relaxed) < count {
+                let response = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await?;
+                anyhow::ensure!(response.status().is_success(), "raw POST failed");
+            }
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await.context("raw task panicked")??;
+    }
+    Ok(count as f64 / started.elapsed().as_secs_f64())
+}
