@@ -1,6 +1,5 @@
 //! The engine loop and its step function.
 
-use chrono::Utc;
 use optout_core::{
     AccountId, AfterFailure, AttemptOutcome, AttemptResult, ClaimRequest, ClaimedNotice, Clock,
     NoticeDisposition, RetryPolicy,
@@ -236,7 +235,7 @@ impl DeliveryEngine {
                 match self
                     .config
                     .retry
-                    .after_failure(notice.attempt, Utc::now(), jitter)
+                    .after_failure(notice.attempt, self.clock.now(), jitter)
                 {
                     AfterFailure::RetryAt(at) => NoticeDisposition::RetryAt(at),
                     AfterFailure::Exhausted => NoticeDisposition::Exhausted,
