@@ -1,0 +1,444 @@
+//! The queue: claims under a lease, outcomes fenced by the lease token, retries, exhaustion, and
+//! notices held and released as subscriptions come and go.
+
+use chrono::Duration;
+use optout_core::{
+    AuditFilter, AuditStatus, ClaimRequest, NoticeDisposition, NoticeStatus, OptOutId, PageRequest,
+    RecipientRecord, SubscriptionChanges, WebhookSecret,
+};
+use optout_store::Store;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::setup::{
+    account, at, claim, claim_one, claim_request, contact_of, email, expose, give_secret, opt_out,
+    outcome, record, record_opt_outs, subscribe, subscribed_account,
+};
+
+const FIRST_PAGE: PageRequest = PageRequest {
+    limit: 10,
+    offset: 0,
+};
+
+/// The one recipient of an opt-out, as the compliance record reports it at `now`.
+async fn recipient(store: &dyn Store, opt_out_id: OptOutId, now_seconds: i64) -> RecipientRecord {
+    let record = store
+        .find_compliance_record(opt_out_id, at(now_seconds))
+        .await
+        .expect("find")
+        .expect("the opt-out exists");
+    assert_eq!(record.recipients.len(), 1);
+    record.recipients[0].clone()
+}
+
+fn changes(is_active: Option<bool>, seconds: i64) -> SubscriptionChanges {
+    SubscriptionChanges {
+        url: None,
+        name: None,
+        is_active,
+        new_secret: None,
+        updated_at: at(seconds),
+    }
+}
+
+/// Notices of an account without a subscription are held (not due); creating the subscription
+/// makes them due at once, to be delivered with its URL and the account's current secret.
+pub async fn notices_wait_for_a_subscription_and_its_creation_releases_them(store: Arc<dyn Store>) {
+    let account = account(&*store).await;
+    expose(&*store, &account, "c1", vec![email("a@x.io")]).await;
+    let recorded = record_opt_outs(&*store, vec![opt_out("c1", None)], at(1)).await;
+    assert_eq!(recorded[0].notices, 1);
+    assert!(claim(&*store, at(100)).await.is_empty());
+    assert_eq!(store.find_next_due_at().await.expect("next due"), None);
+    let held = recipient(&*store, recorded[0].opt_out_id, 2).await;
+    assert_eq!(held.status, NoticeStatus::Waiting);
+    assert_eq!(held.account_id, account);
+
+    let secret = give_secret(&*store, &account).await;
+    let subscription = subscribe(&*store, &account, at(5)).await;
+    assert_eq!(
+        store.find_next_due_at().await.expect("next due"),
+        Some(at(5))
+    );
+    let claimed = claim_one(&*store, at(5)).await;
+    assert_eq!(claimed.notice_id, held.notice_id);
+    assert_eq!(claimed.account_id, account);
+    assert_eq!(claimed.subscription_id, subscription.id);
+    assert_eq!(claimed.url, subscription.url);
+    assert_eq!(claimed.secret, secret);
+    assert_eq!(claimed.attempt, 1);
+    assert_eq!(contact_of(&claimed), "c1");
+
+    // A rotated secret signs the next attempt.
+    let rotated = WebhookSecret::generate();
+    store
+        .update_subscription(
+            &account,
+            subscription.id,
+            SubscriptionChanges {
+                new_secret: Some(rotated.clone()),
+                ..changes(None, 6)
+            },
+        )
+        .await
+        .expect("update")
+        .expect("found");
+    let again = claim_one(&*store, at(65)).await;
+    assert_eq!(again.notice_id, claimed.notice_id);
+    assert_eq!(again.secret, rotated);
+}
+
+/// A claimed notice is not due again until its lease ends; then a new claim takes it with a new
+/// token, and the outcome of the old claim is ignored.
+pub async fn a_lease_hides_the_notice_until_it_ends_and_fences_stale_outcomes(
+    store: Arc<dyn Store>,
+) {
+    let subscribed = subscribed_account(&*store).await;
+    expose(&*store, &subscribed.account, "c1", vec![email("a@x.io")]).await;
+    let recorded = record_opt_outs(&*store, vec![opt_out("c1", None)], at(1)).await;
+    assert_eq!(
+        store.find_next_due_at().await.expect("next due"),
+        Some(at(1))
+    );
+
+    let first = claim_one(&*store, at(1)).await;
+    assert!(claim(&*store, at(30)).await.is_empty());
+    assert_eq!(
+        store.find_next_due_at().await.expect("next due"),
+        Some(at(61))
+    );
+    let second = claim_one(&*store, at(61)).await;
+    assert_eq!(second.notice_id, first.notice_id);
+    assert_ne!(second.lease_token, first.lease_token);
+    assert_eq!(second.attempt, 1, "a claim is not an attempt");
+
+    let stale = outcome(&first, at(2), NoticeDisposition::Delivered);
+    assert_eq!(record(&*store, &[stale]).await, 0);
+    let current = recipient(&*store, recorded[0].opt_out_id, 62).await;
+    assert_eq!(current.status, NoticeStatus::Delivering);
+    assert_eq!(current.attempts, 0);
+    let audit = store
+        .list_audit_entries(&subscribed.account, AuditFilter::default(), FIRST_PAGE)
+        .await
+        .expect("list");
+    assert_eq!(audit.total, 0);
+
+    let retry = outcome(&second, at(62), NoticeDisposition::RetryAt(at(200)));
+    assert_eq!(record(&*store, &[retry]).await, 1);
+    assert_eq!(
+        store.find_next_due_at().await.expect("next due"),
+        Some(at(200))
+    );
+    let audit = store
+        .list_audit_entries(&subscribed.account, AuditFilter::default(), FIRST_PAGE)
+        .await
+        .expect("list");
+    assert_eq!(audit.total, 1);
+    assert_eq!(audit.items[0].status, AuditStatus::Failed);
+}
+
+/// A delivered notice is never due again, and a late outcome cannot undo it.
+pub async fn a_delivered_notice_is_done(store: Arc<dyn Store>) {
+    let subscribed = subscribed_account(&*store).await;
+    expose(&*store, &subscribed.account, "c1", vec![email("a@x.io")]).await;
+    let recorded = record_opt_outs(&*store, vec![opt_out("c1", None)], at(1)).await;
+    let claimed = claim_one(&*store, at(1)).await;
+    let delivered = outcome(&claimed, at(2), NoticeDisposition::Delivered);
+    assert_eq!(record(&*store, &[delivered]).await, 1);
+
+    assert_eq!(store.find_next_due_at().await.expect("next due"), None);
+    assert!(claim(&*store, at(10_000)).await.is_empty());
+    let done = recipient(&*store, recorded[0].opt_out_id, 3).await;
+    assert_eq!(done.status, NoticeStatus::Delivered);
+    assert_eq!(done.attempts, 1);
+    assert_eq!(done.last_status_code, Some(200));
+    assert_eq!(done.delivered_at, Some(at(2) + Duration::milliseconds(250)));
+
+    let late = outcome(&claimed, at(3), NoticeDisposition::RetryAt(at(100)));
+    assert_eq!(record(&*store, &[late]).await, 0);
+    let still = recipient(&*store, recorded[0].opt_out_id, 4).await;
+    assert_eq!(still.status, NoticeStatus::Delivered);
+    assert_eq!(store.find_next_due_at().await.expect("next due"), None);
+}
+
+/// A failed attempt schedules the next one; the notice is failed, then due at that time, then
+/// claimed as the next attempt.
+pub async fn a_failed_attempt_is_retried_at_the_scheduled_time(store: Arc<dyn Store>) {
+    let subscribed = subscribed_account(&*store).await;
+    expose(&*store, &subscribed.account, "c1", vec![email("a@x.io")]).await;
+    let recorded = record_opt_outs(&*store, vec![opt_out("c1", None)], at(1)).await;
+    let first = claim_one(&*store, at(1)).await;
+    assert_eq!(first.attempt, 1);
+    let failed = outcome(&first, at(2), NoticeDisposition::RetryAt(at(100)));
+    assert_eq!(record(&*store, &[failed]).await, 1);
+
+    let failing = recipient(&*store, recorded[0].opt_out_id, 3).await;
+    assert_eq!(failing.status, NoticeStatus::Failed);
+    assert_eq!(failing.attempts, 1);
+    assert_eq!(failing.last_status_code, Some(503));
+    assert_eq!(failing.delivered_at, None);
+    assert_eq!(
+        store.find_next_due_at().await.expect("next due"),
+        Some(at(100))
+    );
+    assert!(claim(&*store, at(99)).await.is_empty());
+
+    let second = claim_one(&*store, at(100)).await;
+    assert_eq!(second.notice_id, first.notice_id);
+    assert_eq!(second.attempt, 2);
+    let delivered = outcome(&second, at(101), NoticeDisposition::Delivered);
+    assert_eq!(record(&*store, &[delivered]).await, 1);
+    let done = recipient(&*store, recorded[0].opt_out_id, 102).await;
+    assert_eq!(done.status, NoticeStatus::Delivered);
+    assert_eq!(done.attempts, 2);
+}
+
+/// Exhaustion disables the subscription with a reason and holds every notice of the account
+/// (other accounts go on); reactivation clears the block and releases them with fresh attempts.
+pub async fn exhausted_retries_disable_the_subscription_and_hold_the_account_notices(
+    store: Arc<dyn Store>,
+) {
+    let failing = subscribed_account(&*store).await;
+    let healthy = subscribed_account(&*store).await;
+    expose(&*store, &failing.account, "c1", vec![email("a@x.io")]).await;
+    expose(&*store, &failing.account, "c2", vec![email("b@x.io")]).await;
+    expose(&*store, &healthy.account, "c3", vec![email("c@x.io")]).await;
+    let recorded = record_opt_outs(
+        &*store,
+        vec![
+            opt_out("c1", None),
+            opt_out("c2", None),
+            opt_out("c3", None),
+        ],
+        at(1),
+    )
+    .await;
+
+    let claimed = store
+        .claim_due_notices(ClaimRequest {
+            per_account_limit: 1,
+            ..claim_request(at(1), 60)
+        })
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 2);
+    let outcomes: Vec<_> = claimed
+        .iter()
+        .map(|notice| {
+            let disposition = if notice.account_id == failing.account {
+                NoticeDisposition::Exhausted
+            } else {
+                NoticeDisposition::Delivered
+            };
+            outcome(notice, at(2), disposition)
+        })
+        .collect();
+    assert_eq!(record(&*store, &outcomes).await, 2);
+
+    let finished = at(2) + Duration::milliseconds(250);
+    let disabled = store
+        .find_subscription(&failing.account, failing.subscription.id)
+        .await
+        .expect("find")
+        .expect("still there");
+    assert!(!disabled.is_active);
+    assert_eq!(
+        disabled.block_reason.as_deref(),
+        Some("Max retries exceeded")
+    );
+    assert_eq!(disabled.blocked_at, Some(finished));
+    assert_eq!(disabled.updated_at, finished);
+    let untouched = store
+        .find_subscription(&healthy.account, healthy.subscription.id)
+        .await
+        .expect("find")
+        .expect("still there");
+    assert!(untouched.is_active);
+    for opt_out in &recorded[..2] {
+        let held = recipient(&*store, opt_out.opt_out_id, 3).await;
+        assert_eq!(held.status, NoticeStatus::Waiting);
+    }
+    assert_eq!(store.find_next_due_at().await.expect("next due"), None);
+    assert!(claim(&*store, at(1_000)).await.is_empty());
+    let audit = store
+        .list_audit_entries(&failing.account, AuditFilter::default(), FIRST_PAGE)
+        .await
+        .expect("list");
+    assert_eq!(audit.total, 1);
+    assert_eq!(audit.items[0].status, AuditStatus::PermanentFailure);
+
+    let reactivated = store
+        .update_subscription(
+            &failing.account,
+            failing.subscription.id,
+            changes(Some(true), 2_000),
+        )
+        .await
+        .expect("update")
+        .expect("found");
+    assert!(reactivated.is_active);
+    assert_eq!(reactivated.block_reason, None);
+    assert_eq!(reactivated.blocked_at, None);
+    assert_eq!(
+        store.find_next_due_at().await.expect("next due"),
+        Some(at(2_000))
+    );
+    let released = claim(&*store, at(2_000)).await;
+    assert_eq!(released.len(), 2);
+    for notice in &released {
+        assert_eq!(notice.account_id, failing.account);
+        assert_eq!(
+            notice.attempt, 1,
+            "attempts start afresh after reactivation"
+        );
+    }
+}
+
+/// Pausing or deleting the subscription holds the account's notices, new ones included;
+/// resuming or subscribing again releases them all with fresh attempts.
+pub async fn pausing_or_deleting_holds_notices_and_resuming_or_resubscribing_releases_them(
+    store: Arc<dyn Store>,
+) {
+    let subscribed = subscribed_account(&*store).await;
+    let account = &subscribed.account;
+    let id = subscribed.subscription.id;
+    expose(&*store, account, "c1", vec![email("a@x.io")]).await;
+    let first = record_opt_outs(&*store, vec![opt_out("c1", None)], at(1)).await[0].opt_out_id;
+
+    store
+        .update_subscription(account, id, changes(Some(false), 2))
+        .await
+        .expect("update")
+        .expect("found");
+    assert!(claim(&*store, at(3)).await.is_empty());
+    assert_eq!(store.find_next_due_at().await.expect("next due"), None);
+    assert_eq!(
+        recipient(&*store, first, 3).await.status,
+        NoticeStatus::Waiting
+    );
+
+    store
+        .update_subscription(account, id, changes(Some(true), 4))
+        .await
+        .expect("update")
+        .expect("found");
+    let resumed = claim_one(&*store, at(4)).await;
+    let failed = outcome(&resumed, at(4), NoticeDisposition::RetryAt(at(5)));
+    assert_eq!(record(&*store, &[failed]).await, 1);
+
+    store
+        .delete_subscriptions(account, &[id])
+        .await
+        .expect("delete");
+    let held = recipient(&*store, first, 6).await;
+    assert_eq!(held.status, NoticeStatus::Waiting);
+    assert_eq!(held.attempts, 1);
+    assert!(claim(&*store, at(6)).await.is_empty());
+    expose(&*store, account, "c2", vec![email("b@x.io")]).await;
+    let second = record_opt_outs(&*store, vec![opt_out("c2", None)], at(6)).await[0].opt_out_id;
+    assert_eq!(
+        recipient(&*store, second, 6).await.status,
+        NoticeStatus::Waiting
+    );
+    assert_eq!(store.find_next_due_at().await.expect("next due"), None);
+
+    let renewed = subscribe(&*store, account, at(7)).await;
+    let released = claim(&*store, at(7)).await;
+    assert_eq!(released.len(), 2);
+    for notice in &released {
+        assert_eq!(notice.subscription_id, renewed.id);
+        assert_eq!(
+            notice.attempt, 1,
+            "attempts start afresh after resubscribing"
+        );
+    }
+}
+
+/// A claim takes at most `limit` notices, at most `per_account_limit` of any one account, and
+/// none of a saturated account.
+pub async fn claims_respect_the_limits_and_skip_saturated_accounts(store: Arc<dyn Store>) {
+    let busy = subscribed_account(&*store).await.account;
+    let calm = subscribed_account(&*store).await.account;
+    let saturated = subscribed_account(&*store).await.account;
+    for contact in ["c0", "c1", "c2", "c3", "c4"] {
+        expose(&*store, &busy, contact, vec![email("a@x.io")]).await;
+    }
+    for contact in ["c0", "c1", "c2"] {
+        expose(&*store, &calm, contact, vec![email("a@x.io")]).await;
+    }
+    for contact in ["c0", "c1"] {
+        expose(&*store, &saturated, contact, vec![email("a@x.io")]).await;
+    }
+    let opt_outs = ["c0", "c1", "c2", "c3", "c4"]
+        .into_iter()
+        .map(|contact| opt_out(contact, None))
+        .collect();
+    record_opt_outs(&*store, opt_outs, at(1)).await;
+
+    let count = |claimed: &[optout_core::ClaimedNotice]| {
+        let mut per_account: HashMap<String, usize> = HashMap::new();
+        for notice in claimed {
+            *per_account
+                .entry(notice.account_id.as_str().to_owned())
+                .or_default() += 1;
+        }
+        per_account
+    };
+    let limited = store
+        .claim_due_notices(ClaimRequest {
+            limit: 4,
+            per_account_limit: 2,
+            saturated_accounts: vec![saturated.clone()],
+            ..claim_request(at(1), 60)
+        })
+        .await
+        .expect("claim");
+    let per_account = count(&limited);
+    assert_eq!(limited.len(), 4);
+    assert_eq!(per_account.get(busy.as_str()), Some(&2));
+    assert_eq!(per_account.get(calm.as_str()), Some(&2));
+    assert_eq!(per_account.get(saturated.as_str()), None);
+
+    let rest = claim(&*store, at(1)).await;
+    let per_account = count(&rest);
+    assert_eq!(rest.len(), 6);
+    assert_eq!(per_account.get(busy.as_str()), Some(&3));
+    assert_eq!(per_account.get(calm.as_str()), Some(&1));
+    assert_eq!(per_account.get(saturated.as_str()), Some(&2));
+    assert!(claim(&*store, at(1)).await.is_empty());
+}
+
+/// Claims take the notice due earliest first.
+pub async fn the_oldest_due_notice_is_claimed_first(store: Arc<dyn Store>) {
+    let first = subscribed_account(&*store).await.account;
+    let second = subscribed_account(&*store).await.account;
+    expose(&*store, &first, "c1", vec![email("a@x.io")]).await;
+    expose(&*store, &first, "c2", vec![email("b@x.io")]).await;
+    expose(&*store, &second, "c3", vec![email("c@x.io")]).await;
+    assert_eq!(store.find_next_due_at().await.expect("next due"), None);
+    record_opt_outs(&*store, vec![opt_out("c3", None)], at(3)).await;
+    record_opt_outs(&*store, vec![opt_out("c1", None)], at(1)).await;
+    record_opt_outs(&*store, vec![opt_out("c2", None)], at(2)).await;
+    assert_eq!(
+        store.find_next_due_at().await.expect("next due"),
+        Some(at(1))
+    );
+
+    let one_at_a_time = ClaimRequest {
+        limit: 1,
+        ..claim_request(at(10), 60)
+    };
+    let mut order = Vec::new();
+    loop {
+        let claimed = store
+            .claim_due_notices(one_at_a_time.clone())
+            .await
+            .expect("claim");
+        assert!(claimed.len() <= 1);
+        let Some(notice) = claimed.first() else {
+            break;
+        };
+        order.push(contact_of(notice));
+    }
+    assert_eq!(order, vec!["c1", "c2", "c3"]);
+}

@@ -1,0 +1,186 @@
+//! Accounts, API keys and account secrets.
+
+use chrono::{DateTime, Utc};
+use optout_core::time_format::to_millis;
+use optout_core::{Account, AccountId, ApiKeyHash, ApiKeyId, NewAccount, NewApiKey, WebhookSecret};
+use optout_store::StoreError;
+use sqlx::{PgConnection, PgExecutor};
+
+use crate::error::map_err;
+use crate::{locks, rows};
+
+/// First number handed out when the operator does not choose account ids.
+const FIRST_ALLOCATED_ACCOUNT_ID: i64 = 100_001;
+/// Allocated ids stay below this (17 digits), so an operator's own 18-digit ids neither collide
+/// with nor push allocation past the 18-digit limit.
+const ALLOCATION_CEILING: i64 = 100_000_000_000_000_000;
+/// How often allocation tries the next number after an operator's chosen id took the one it
+/// picked. Allocations themselves are serialised, so only concurrent chosen ids cause retries.
+const ALLOCATION_ATTEMPTS: usize = 16;
+
+pub(crate) async fn insert_account(
+    conn: &mut PgConnection,
+    account: NewAccount,
+) -> Result<Account, StoreError> {
+    if let Some(id) = account.id.clone() {
+        let id_number = id_number(&id)?;
+        if !try_insert(conn, &id, id_number, &account).await? {
+            return Err(StoreError::AccountExists);
+        }
+        return Ok(Account {
+            id,
+            name: account.name,
+            created_at: account.created_at,
+        });
+    }
+    locks::lock_account_allocation(conn).await?;
+    for _ in 0..ALLOCATION_ATTEMPTS {
+        let next: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(id_number) + 1, $1) FROM accounts
+             WHERE id_number >= $1 - 1 AND id_number < $2 - 1",
+        )
+        .bind(FIRST_ALLOCATED_ACCOUNT_ID)
+        .bind(ALLOCATION_CEILING)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(map_err)?;
+        let id = AccountId::from_number(next.unsigned_abs());
+        if try_insert(conn, &id, next, &account).await? {
+            return Ok(Account {
+                id,
+                name: account.name,
+                created_at: account.created_at,
+            });
+        }
+    }
+    Err(StoreError::Backend(
+        "account id allocation kept colliding with chosen ids".into(),
+    ))
+}
+
+fn id_number(id: &AccountId) -> Result<i64, StoreError> {
+    id.as_str()
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("account id {id} is not a number")))
+}
+
+/// Inserts the account unless its id (or number) is taken; returns whether it did. A conflicting
+/// insert still in flight is waited for, so the answer is final.
+async fn try_insert(
+    conn: &mut PgConnection,
+    id: &AccountId,
+    id_number: i64,
+    account: &NewAccount,
+) -> Result<bool, StoreError> {
+    let inserted: Option<i32> = sqlx::query_scalar(
+        "INSERT INTO accounts (id, id_number, name, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING
+         RETURNING 1",
+    )
+    .bind(id.as_str())
+    .bind(id_number)
+    .bind(account.name.as_str())
+    .bind(to_millis(account.created_at))
+    .fetch_optional(conn)
+    .await
+    .map_err(map_err)?;
+    Ok(inserted.is_some())
+}
+
+/// Inserts a key for an existing account; returns `false` if the account does not exist.
+pub(crate) async fn insert_api_key(
+    conn: &mut PgConnection,
+    account_id: &AccountId,
+    key: &NewApiKey,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO api_keys (id, account_id, key_hash, created_at)
+         SELECT $1, id, $3, $4 FROM accounts WHERE id = $2",
+    )
+    .bind(key.id.to_string())
+    .bind(account_id.as_str())
+    .bind(key.hash.as_str())
+    .bind(to_millis(key.created_at))
+    .execute(conn)
+    .await
+    .map_err(map_err)?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn find_account(
+    executor: impl PgExecutor<'_>,
+    account_id: &AccountId,
+) -> Result<Option<Account>, StoreError> {
+    let row: Option<(String, String, i64)> =
+        sqlx::query_as("SELECT id, name, created_at FROM accounts WHERE id = $1")
+            .bind(account_id.as_str())
+            .fetch_optional(executor)
+            .await
+            .map_err(map_err)?;
+    row.map(rows::account).transpose()
+}
+
+pub(crate) async fn revoke_api_key(
+    executor: impl PgExecutor<'_>,
+    key_id: ApiKeyId,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(key_id.to_string())
+            .bind(to_millis(at))
+            .execute(executor)
+            .await
+            .map_err(map_err)?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn find_account_by_api_key(
+    executor: impl PgExecutor<'_>,
+    hash: &ApiKeyHash,
+) -> Result<Option<AccountId>, StoreError> {
+    let id: Option<String> = sqlx::query_scalar(
+        "SELECT account_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(hash.as_str())
+    .fetch_optional(executor)
+    .await
+    .map_err(map_err)?;
+    id.map(|id| rows::account_id(&id)).transpose()
+}
+
+/// Creates or replaces the secret of an existing account; returns `false` if the account does
+/// not exist.
+pub(crate) async fn upsert_secret(
+    conn: &mut PgConnection,
+    account_id: &AccountId,
+    secret: &WebhookSecret,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO account_secrets (account_id, secret, updated_at)
+         SELECT id, $2, $3 FROM accounts WHERE id = $1
+         ON CONFLICT (account_id) DO UPDATE SET secret = excluded.secret,
+                                                updated_at = excluded.updated_at",
+    )
+    .bind(account_id.as_str())
+    .bind(secret.expose())
+    .bind(to_millis(at))
+    .execute(conn)
+    .await
+    .map_err(map_err)?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn find_secret(
+    executor: impl PgExecutor<'_>,
+    account_id: &AccountId,
+) -> Result<Option<WebhookSecret>, StoreError> {
+    let secret: Option<String> =
+        sqlx::query_scalar("SELECT secret FROM account_secrets WHERE account_id = $1")
+            .bind(account_id.as_str())
+            .fetch_optional(executor)
+            .await
+            .map_err(map_err)?;
+    Ok(secret.map(WebhookSecret::from_stored))
+}

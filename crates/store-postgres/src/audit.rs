@@ -1,0 +1,222 @@
+//! The audit log: one row per delivery attempt.
+
+use chrono::{DateTime, Utc};
+use optout_core::time_format::{from_millis, to_millis};
+use optout_core::{
+    AccountId, AuditEntry, AuditFilter, AuditStats, AuditStatus, NoticeId, ObjectId, Page,
+    PageRequest, SubscriptionId, WebhookUrl,
+};
+use optout_store::StoreError;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+
+use crate::error::map_err;
+
+/// One row to insert.
+#[derive(Debug)]
+pub(crate) struct AuditRow {
+    pub id: ObjectId,
+    pub account_id: AccountId,
+    pub subscription_id: SubscriptionId,
+    pub notice_id: String,
+    pub status: AuditStatus,
+    pub status_code: Option<u16>,
+    pub url: String,
+    pub attempted_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+}
+
+/// Inserts rows with one statement, in order (their `seq` follows it).
+pub(crate) async fn insert_many(
+    conn: &mut PgConnection,
+    rows: Vec<AuditRow>,
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let size = rows.len();
+    let mut ids = Vec::with_capacity(size);
+    let mut accounts = Vec::with_capacity(size);
+    let mut subscriptions = Vec::with_capacity(size);
+    let mut notices = Vec::with_capacity(size);
+    let mut statuses = Vec::with_capacity(size);
+    let mut codes = Vec::with_capacity(size);
+    let mut urls = Vec::with_capacity(size);
+    let mut dates = Vec::with_capacity(size);
+    let mut durations = Vec::with_capacity(size);
+    let mut errors = Vec::with_capacity(size);
+    for row in rows {
+        ids.push(row.id.to_string());
+        accounts.push(row.account_id.as_str().to_owned());
+        subscriptions.push(row.subscription_id.to_string());
+        notices.push(row.notice_id);
+        statuses.push(row.status.as_str());
+        codes.push(row.status_code.map(i32::from));
+        urls.push(row.url);
+        dates.push(to_millis(row.attempted_at));
+        durations.push(i64::try_from(row.duration_ms).unwrap_or(i64::MAX));
+        errors.push(row.error);
+    }
+    sqlx::query(
+        "INSERT INTO audit_log (id, account_id, subscription_id, notice_id, status, status_code,
+                                url, attempted_at, duration_ms, error)
+         SELECT id, account, subscription, notice, status, code, url, at, ms, error
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[],
+                     $7::text[], $8::int8[], $9::int8[], $10::text[])
+              WITH ORDINALITY AS r(id, account, subscription, notice, status, code, url, at,
+                                   ms, error, position)
+         ORDER BY position",
+    )
+    .bind(ids)
+    .bind(accounts)
+    .bind(subscriptions)
+    .bind(notices)
+    .bind(statuses)
+    .bind(codes)
+    .bind(urls)
+    .bind(dates)
+    .bind(durations)
+    .bind(errors)
+    .execute(conn)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+pub(crate) async fn insert_entry(
+    conn: &mut PgConnection,
+    account_id: &AccountId,
+    entry: &AuditEntry,
+) -> Result<(), StoreError> {
+    insert_many(
+        conn,
+        vec![AuditRow {
+            id: entry.id,
+            account_id: account_id.clone(),
+            subscription_id: entry.subscription_id,
+            notice_id: entry.notice_id.to_string(),
+            status: entry.status,
+            status_code: entry.status_code,
+            url: entry.url.as_str().to_owned(),
+            attempted_at: entry.attempted_at,
+            duration_ms: entry.duration_ms,
+            error: entry.error.clone(),
+        }],
+    )
+    .await
+}
+
+fn push_filters<'a>(
+    query: &mut QueryBuilder<'a, Postgres>,
+    account_id: &'a AccountId,
+    subscription_id: Option<SubscriptionId>,
+    status: Option<AuditStatus>,
+) {
+    query
+        .push(" WHERE account_id = ")
+        .push_bind(account_id.as_str());
+    if let Some(id) = subscription_id {
+        query
+            .push(" AND subscription_id = ")
+            .push_bind(id.to_string());
+    }
+    if let Some(status) = status {
+        query.push(" AND status = ").push_bind(status.as_str());
+    }
+}
+
+type AuditDbRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<i32>,
+    String,
+    i64,
+    i64,
+    Option<String>,
+);
+
+/// One page; the caller runs it in a snapshot transaction, so the total and the page agree.
+pub(crate) async fn list(
+    conn: &mut PgConnection,
+    account_id: &AccountId,
+    filter: AuditFilter,
+    page: PageRequest,
+) -> Result<Page<AuditEntry>, StoreError> {
+    let mut count = QueryBuilder::new("SELECT COUNT(*) FROM audit_log");
+    push_filters(
+        &mut count,
+        account_id,
+        filter.subscription_id,
+        filter.status,
+    );
+    let total: i64 = count
+        .build_query_scalar()
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    let mut select = QueryBuilder::new(
+        "SELECT id, subscription_id, notice_id, status, status_code, url, attempted_at,
+                duration_ms, error FROM audit_log",
+    );
+    push_filters(
+        &mut select,
+        account_id,
+        filter.subscription_id,
+        filter.status,
+    );
+    select
+        .push(" ORDER BY attempted_at DESC, seq DESC LIMIT ")
+        .push_bind(i64::from(page.limit))
+        .push(" OFFSET ")
+        .push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX));
+    let rows: Vec<AuditDbRow> = select
+        .build_query_as()
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    Ok(Page {
+        items: rows.into_iter().map(entry).collect::<Result<_, _>>()?,
+        total: total.unsigned_abs(),
+    })
+}
+
+fn entry(row: AuditDbRow) -> Result<AuditEntry, StoreError> {
+    let (id, subscription, notice, status, status_code, url, attempted_at, duration_ms, error) =
+        row;
+    let corrupt = |what: &str| StoreError::Corrupt(format!("{what} of audit row {id}"));
+    Ok(AuditEntry {
+        id: ObjectId::parse(&id).ok_or_else(|| corrupt("id"))?,
+        subscription_id: SubscriptionId::parse(&subscription)
+            .ok_or_else(|| corrupt("subscription"))?,
+        notice_id: NoticeId::parse(&notice).ok_or_else(|| corrupt("notice"))?,
+        status: AuditStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
+        status_code: status_code.and_then(|code| u16::try_from(code).ok()),
+        url: WebhookUrl::from_stored(&url).ok_or_else(|| corrupt("url"))?,
+        attempted_at: from_millis(attempted_at),
+        duration_ms: duration_ms.unsigned_abs(),
+        error,
+    })
+}
+
+pub(crate) async fn stats(
+    pool: &sqlx::PgPool,
+    account_id: &AccountId,
+    subscription_id: Option<SubscriptionId>,
+) -> Result<AuditStats, StoreError> {
+    let mut query = QueryBuilder::new(
+        "SELECT COUNT(*), COUNT(*) FILTER (WHERE status = 'success') FROM audit_log",
+    );
+    push_filters(&mut query, account_id, subscription_id, None);
+    let (total, success): (i64, i64) = query
+        .build_query_as()
+        .fetch_one(pool)
+        .await
+        .map_err(map_err)?;
+    Ok(AuditStats {
+        total: total.unsigned_abs(),
+        success: success.unsigned_abs(),
+        failed: (total - success).unsigned_abs(),
+    })
+}

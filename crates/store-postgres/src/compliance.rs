@@ -1,0 +1,77 @@
+//! The compliance record of an opt-out.
+
+use chrono::{DateTime, Utc};
+use optout_core::time_format::{from_millis, to_millis};
+use optout_core::{ComplianceRecord, ContactId, NoticeId, NoticeStatus, OptOutId, RecipientRecord};
+use optout_store::StoreError;
+use sqlx::PgConnection;
+
+use crate::error::map_err;
+use crate::rows;
+
+type NoticeRow = (
+    String,
+    String,
+    String,
+    i32,
+    Option<i32>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// The record; the caller runs it in a snapshot transaction, so the head and the notices agree.
+pub(crate) async fn find(
+    conn: &mut PgConnection,
+    opt_out_id: OptOutId,
+    now: DateTime<Utc>,
+) -> Result<Option<ComplianceRecord>, StoreError> {
+    let head: Option<(String, i64, i64)> =
+        sqlx::query_as("SELECT contact_id, opted_out_at, recorded_at FROM opt_outs WHERE id = $1")
+            .bind(opt_out_id.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(map_err)?;
+    let Some((contact_id, opted_out_at, recorded_at)) = head else {
+        return Ok(None);
+    };
+    let notices: Vec<NoticeRow> = sqlx::query_as(
+        "SELECT id, account_id, state, attempts, last_status_code, delivered_at, lease_until
+         FROM notices WHERE opt_out_id = $1 ORDER BY account_id",
+    )
+    .bind(opt_out_id.to_string())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    let now = to_millis(now);
+    let recipients = notices
+        .into_iter()
+        .map(
+            |(id, account, state, attempts, status_code, delivered_at, lease_until)| {
+                let status = match state.as_str() {
+                    "delivered" => NoticeStatus::Delivered,
+                    "waiting" => NoticeStatus::Waiting,
+                    _ if lease_until.is_some_and(|until| until > now) => NoticeStatus::Delivering,
+                    _ if attempts > 0 => NoticeStatus::Failed,
+                    _ => NoticeStatus::Pending,
+                };
+                Ok(RecipientRecord {
+                    account_id: rows::account_id(&account)?,
+                    notice_id: NoticeId::parse(&id)
+                        .ok_or_else(|| StoreError::Corrupt(format!("notice id {id:?}")))?,
+                    status,
+                    attempts: u32::try_from(attempts).unwrap_or(0),
+                    last_status_code: status_code.and_then(|code| u16::try_from(code).ok()),
+                    delivered_at: delivered_at.map(from_millis),
+                })
+            },
+        )
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Some(ComplianceRecord {
+        opt_out_id,
+        contact_id: ContactId::parse(&contact_id)
+            .map_err(|_| StoreError::Corrupt(format!("contact id of opt-out {opt_out_id}")))?,
+        opted_out_at: from_millis(opted_out_at),
+        recorded_at: from_millis(recorded_at),
+        recipients,
+    }))
+}

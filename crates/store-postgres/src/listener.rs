@@ -1,0 +1,100 @@
+//! Wake-ups across nodes: `LISTEN optout_relay_work`.
+
+use sqlx::postgres::PgListener;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+use crate::{OpenError, WORK_CHANNEL};
+
+/// First wait before reconnecting after the listening connection failed.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest wait between reconnection attempts: the engine still polls meanwhile, so a slow
+/// retry costs latency, never work.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Wake-ups for a delivery engine: one each time another node (or this one) commits work that
+/// made notices due. Wake-ups that arrive while nobody waits are coalesced into one, as a
+/// wake-up only means "look for due notices".
+///
+/// A background task holds one connection that `LISTEN`s. When the connection fails it
+/// reconnects with backoff and then wakes the engine once, because notifications sent while it
+/// was away are lost. The task ends when the `WorkListener` (or its receiver) is dropped.
+#[derive(Debug)]
+pub struct WorkListener {
+    wakeups: mpsc::Receiver<()>,
+}
+
+impl WorkListener {
+    /// Connects to the database named by a `postgres://` URL and starts listening. Fails if
+    /// the first connection fails; later failures are retried in the background.
+    pub async fn connect(url: &str) -> Result<Self, OpenError> {
+        let listener = subscribe(url).await?;
+        let (sender, wakeups) = mpsc::channel(1);
+        tokio::spawn(listen(url.to_owned(), listener, sender));
+        Ok(Self { wakeups })
+    }
+
+    /// Waits for the next wake-up. `None` only if the background task ended (it panicked).
+    pub async fn recv(&mut self) -> Option<()> {
+        self.wakeups.recv().await
+    }
+
+    /// The channel of wake-ups, for callers that select over several sources.
+    pub fn into_receiver(self) -> mpsc::Receiver<()> {
+        self.wakeups
+    }
+}
+
+async fn subscribe(url: &str) -> Result<PgListener, OpenError> {
+    let mut listener = PgListener::connect(url).await?;
+    listener.listen(WORK_CHANNEL).await?;
+    Ok(listener)
+}
+
+/// A wake-up already pending is as good as a new one.
+fn wake(sender: &mpsc::Sender<()>) {
+    let _ = sender.try_send(());
+}
+
+async fn listen(url: String, mut listener: PgListener, sender: mpsc::Sender<()>) {
+    loop {
+        let received = tokio::select! {
+            () = sender.closed() => return,
+            received = listener.try_recv() => received,
+        };
+        match received {
+            Ok(Some(_)) => wake(&sender),
+            // The connection dropped and was re-established: whatever was sent meanwhile is lost.
+            Ok(None) => wake(&sender),
+            Err(error) => {
+                tracing::warn!(%error, "work listener lost its connection; reconnecting");
+                let Some(reconnected) = reconnect(&url, &sender).await else {
+                    return;
+                };
+                listener = reconnected;
+                wake(&sender);
+            }
+        }
+    }
+}
+
+/// A new listening connection, retried with backoff; `None` once nobody listens any more.
+async fn reconnect(url: &str, sender: &mpsc::Sender<()>) -> Option<PgListener> {
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        tokio::select! {
+            () = sender.closed() => return None,
+            () = tokio::time::sleep(backoff) => {}
+        }
+        match subscribe(url).await {
+            Ok(listener) => {
+                tracing::info!("work listener reconnected");
+                return Some(listener);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "work listener cannot reconnect yet");
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}

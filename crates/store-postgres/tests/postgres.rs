@@ -1,0 +1,181 @@
+//! What only the PostgreSQL store does: explicit migration, and wake-ups across nodes.
+
+mod common;
+
+use chrono::{TimeZone, Utc};
+use common::TestDatabase;
+use optout_core::{
+    AccountName, ContactDetails, ContactId, Datapoint, NewAccount, NewApiKey, NewExposure,
+    NewOptOut, NewSubscription, OptOutBatch, OptOutId, SubscriptionChanges, SubscriptionId,
+    WebhookSecret, WebhookUrl,
+};
+use optout_store::Store;
+use optout_store_postgres::{PostgresStore, WorkListener};
+use std::time::Duration;
+
+/// Long enough for a loaded machine; a wake-up normally arrives within milliseconds.
+const WAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn woken(listener: &mut WorkListener) {
+    tokio::time::timeout(WAKE_TIMEOUT, listener.recv())
+        .await
+        .expect("a wake-up within the timeout")
+        .expect("the listener is running");
+}
+
+async fn table_exists(store: &PostgresStore, table: &str) -> bool {
+    sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL")
+        .bind(table)
+        .fetch_one(store.pool())
+        .await
+        .expect("query")
+}
+
+#[tokio::test]
+async fn connect_leaves_the_schema_alone_and_migrate_creates_it_once() {
+    let database = TestDatabase::create().await;
+    let store = PostgresStore::connect(&database.url)
+        .await
+        .expect("connect");
+    assert!(!table_exists(&store, "notices").await);
+    store.migrate().await.expect("migrate");
+    assert!(table_exists(&store, "notices").await);
+    store.migrate().await.expect("migrating again is a no-op");
+    let reopened = PostgresStore::open(&database.url).await.expect("open");
+    reopened.ping().await.expect("ping");
+    reopened.close().await;
+    store.close().await;
+    database.drop_database().await;
+}
+
+fn t(seconds: i64) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap() + chrono::Duration::seconds(seconds)
+}
+
+fn opt_out(contact: &str) -> OptOutBatch {
+    OptOutBatch {
+        opt_outs: vec![NewOptOut {
+            id: OptOutId::generate(t(0)),
+            contact_id: ContactId::parse(contact).expect("a valid contact id"),
+            details: ContactDetails {
+                full_name: "Jane Doe".to_owned(),
+                company_name: None,
+                job_title: None,
+                linkedin_url: None,
+            },
+            opted_out_at: t(0),
+            datapoints: None,
+        }],
+        idempotency: None,
+        recorded_at: t(1),
+    }
+}
+
+#[tokio::test]
+async fn the_work_listener_wakes_whenever_notices_become_due() {
+    let database = TestDatabase::create().await;
+    let store = database.open_store().await;
+    let mut listener = WorkListener::connect(&database.url).await.expect("listen");
+
+    let account = store
+        .create_account(
+            NewAccount {
+                id: None,
+                name: AccountName::parse("Acme").unwrap(),
+                created_at: t(0),
+            },
+            NewApiKey::generate(t(0)).1,
+        )
+        .await
+        .unwrap()
+        .id;
+    store
+        .record_account_secret(&account, &WebhookSecret::generate(), t(0))
+        .await
+        .unwrap();
+    for contact in ["c1", "c2"] {
+        store
+            .record_exposures(&[NewExposure {
+                account_id: account.clone(),
+                contact_id: ContactId::parse(contact).expect("a valid contact id"),
+                datapoints: vec![Datapoint::parse("a@x.io", "email").unwrap()],
+                exposed_at: t(0),
+                partner_client_id: None,
+            }])
+            .await
+            .unwrap();
+    }
+
+    // Held (no subscription yet), then released by the first subscription.
+    store.record_opt_outs(opt_out("c1")).await.unwrap();
+    let subscription = store
+        .create_subscription(NewSubscription {
+            id: SubscriptionId::generate(t(2)),
+            account_id: account.clone(),
+            url: WebhookUrl::from_stored("https://receiver.example/hook").unwrap(),
+            name: None,
+            created_at: t(2),
+        })
+        .await
+        .unwrap();
+    woken(&mut listener).await;
+
+    // Queued at once.
+    store.record_opt_outs(opt_out("c2")).await.unwrap();
+    woken(&mut listener).await;
+
+    // Held by a pause, released by the resumption.
+    let pause = |is_active, at| SubscriptionChanges {
+        url: None,
+        name: None,
+        is_active: Some(is_active),
+        new_secret: None,
+        updated_at: at,
+    };
+    store
+        .update_subscription(&account, subscription.id, pause(false, t(3)))
+        .await
+        .unwrap();
+    store
+        .update_subscription(&account, subscription.id, pause(true, t(4)))
+        .await
+        .unwrap();
+    woken(&mut listener).await;
+
+    drop(listener);
+    store.close().await;
+    database.drop_database().await;
+}
+
+#[tokio::test]
+async fn the_work_listener_reconnects_after_losing_its_connection() {
+    let database = TestDatabase::create().await;
+    let store = database.open_store().await;
+    let mut listener = WorkListener::connect(&database.url).await.expect("listen");
+
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = $1 AND query LIKE 'LISTEN%'",
+    )
+    .bind(&database.name)
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        killed,
+        vec![true],
+        "one listening connection was terminated"
+    );
+
+    // The listener wakes its engine once it listens again, as notifications may have been lost.
+    woken(&mut listener).await;
+    sqlx::query("SELECT pg_notify('optout_relay_work', '')")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    woken(&mut listener).await;
+
+    drop(listener);
+    store.close().await;
+    database.drop_database().await;
+}
