@@ -162,6 +162,12 @@ pub(crate) fn parse_item(
             "fullName must be 1 to {MAX_DETAIL_CHARS} characters"
         ));
     }
+    if full_name
+        .as_deref()
+        .is_some_and(|name| name.chars().any(char::is_control))
+    {
+        object.problem("fullName must not contain control characters");
+    }
     let company_name = bounded_text(&mut object, "companyName", MAX_DETAIL_CHARS);
     let job_title = bounded_text(&mut object, "jobTitle", MAX_DETAIL_CHARS);
     let linkedin_url = bounded_text(&mut object, "linkedinUrl", MAX_DETAIL_CHARS);

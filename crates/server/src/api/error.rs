@@ -120,6 +120,9 @@ impl From<StoreError> for ApiError {
             StoreError::SubscriptionExists => Self::SubscriptionExists,
             StoreError::SecretMissing => Self::SecretRequired,
             StoreError::AccountExists => Self::Conflict("Account already exists"),
+            StoreError::IdempotencyMismatch => {
+                Self::Conflict("Idempotency-Key was already used for a different request")
+            }
             other => {
                 tracing::error!(error = %other, "store failure");
                 Self::Internal

@@ -3,7 +3,7 @@
 use axum::extract::{RawQuery, State};
 use axum::Json;
 use optout_core::time_format::{api_timestamp, exposure_date, opt_out_date};
-use optout_core::{AttemptResult, AuditEntry, AuditStatus, NoticeId, ObjectId, SubscriptionId};
+use optout_core::{AttemptResult, AuditEntry, AuditStatus, NoticeId, ObjectId};
 use optout_webhook::{Datapoint, DatapointType, OptOutNotice};
 use serde::Serialize;
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use super::error::{ApiError, ErrorOut};
 use super::path_id::PathId;
 use super::query::QueryParams;
 use super::state::AppState;
+use super::subscriptions::find_caller_subscription;
 use crate::delivery::Sending;
 
 /// The outcome of the test call.
@@ -78,12 +79,7 @@ pub(crate) async fn test_subscription(
         }
     };
     params.finish().map_err(ApiError::Validation)?;
-    let id = SubscriptionId::parse(&id).ok_or(ApiError::NotFound)?;
-    let subscription = state
-        .store
-        .find_subscription(&account_id, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let subscription = find_caller_subscription(&state, &account_id, &id).await?;
     let secret = state
         .store
         .find_account_secret(&account_id)

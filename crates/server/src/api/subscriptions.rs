@@ -5,8 +5,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use optout_core::time_format::truncate_to_millis;
 use optout_core::{
-    NewSubscription, PageRequest, SignalType, SubscriptionChanges, SubscriptionId,
-    SubscriptionName, WebhookSecret, WebhookUrl,
+    AccountId, NewSubscription, PageRequest, SignalType, Subscription, SubscriptionChanges,
+    SubscriptionId, SubscriptionName, WebhookSecret, WebhookUrl,
 };
 
 use super::auth::CallerAccount;
@@ -167,12 +167,7 @@ pub(crate) async fn get_subscription(
     CallerAccount(account_id): CallerAccount,
     PathId(id): PathId,
 ) -> Result<Json<SubscriptionOut>, ApiError> {
-    let id = SubscriptionId::parse(&id).ok_or(ApiError::NotFound)?;
-    let subscription = state
-        .store
-        .find_subscription(&account_id, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let subscription = find_caller_subscription(&state, &account_id, &id).await?;
     Ok(Json(SubscriptionOut::new(&subscription, None)))
 }
 
@@ -213,12 +208,7 @@ pub(crate) async fn update_subscription(
     }
     // A malformed id answers 404 like a missing one, but only once the body is known to be valid.
     body.finish()?;
-    let id = SubscriptionId::parse(&id).ok_or(ApiError::NotFound)?;
-    let current = state
-        .store
-        .find_subscription(&account_id, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let current = find_caller_subscription(&state, &account_id, &id).await?;
     let url = url.filter(|url| *url != current.url);
     if let Some(url) = &url {
         accept_url(&state, url).await?;
@@ -233,7 +223,7 @@ pub(crate) async fn update_subscription(
     };
     let updated = state
         .store
-        .update_subscription(&account_id, id, changes)
+        .update_subscription(&account_id, current.id, changes)
         .await?
         .ok_or(ApiError::NotFound)?;
     if updated.is_active {
@@ -318,6 +308,21 @@ pub(crate) async fn delete_subscriptions(
         failed: results.len() - successful,
         results,
     }))
+}
+
+/// The caller's subscription named by a path id: 404 alike for a malformed id, a missing
+/// subscription and another account's.
+pub(crate) async fn find_caller_subscription(
+    state: &AppState,
+    account_id: &AccountId,
+    id: &str,
+) -> Result<Subscription, ApiError> {
+    let id = SubscriptionId::parse(id).ok_or(ApiError::NotFound)?;
+    state
+        .store
+        .find_subscription(account_id, id)
+        .await?
+        .ok_or(ApiError::NotFound)
 }
 
 fn parse_url(body: &mut JsonObject, text: &str, state: &AppState) -> Option<WebhookUrl> {

@@ -1,7 +1,7 @@
 //! `spawn_app()`, the app under test and the requests the tests send to it.
 
-use optout_core::{SystemClock, UrlPolicy};
-use optout_server::{AdminToken, App, AppConfig};
+use optout_core::{RetryPolicy, SystemClock, UrlPolicy};
+use optout_server::{AdminToken, App, AppConfig, EngineConfig};
 use optout_store::Store;
 use optout_store_sqlite::SqliteStore;
 use reqwest::{Response, StatusCode};
@@ -47,6 +47,8 @@ pub struct TestApp {
     store: SqliteStore,
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
+    /// The delivery engine's task, when the app runs one.
+    engine: Option<JoinHandle<()>>,
     dir: TempDir,
 }
 
@@ -71,6 +73,19 @@ pub fn test_config() -> AppConfig {
     config
 }
 
+/// The retry delay of test engines: short, so a notice uses its four attempts in well under a
+/// second.
+pub const TEST_RETRY_DELAY: Duration = Duration::from_millis(50);
+
+/// The delivery engine of test apps: three short retries without jitter, and a poll interval
+/// short enough that a retry due while the engine slept is not waited for long.
+pub fn test_engine_config(attempt_timeout: Duration) -> EngineConfig {
+    let mut config = EngineConfig::new(attempt_timeout);
+    config.poll_interval = Duration::from_millis(100);
+    config.retry = RetryPolicy::new(vec![TEST_RETRY_DELAY; 3], 0.0);
+    config
+}
+
 /// Spawns an app with [`test_config`] on a fresh database.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
@@ -82,23 +97,49 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut AppConfig)) -> TestApp {
     spawn_app_in(dir, configure).await
 }
 
+/// Spawns an app on a fresh database with its delivery engine running, [`test_config`] changed by
+/// `configure_app` and [`test_engine_config`] by `configure_engine`.
+pub async fn spawn_app_with_engine(
+    configure_app: impl FnOnce(&mut AppConfig),
+    configure_engine: impl FnOnce(&mut EngineConfig),
+) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    spawn(dir, configure_app, Some(configure_engine)).await
+}
+
 /// Spawns an app on the database kept in `dir` (created if missing).
 pub async fn spawn_app_in(dir: TempDir, configure: impl FnOnce(&mut AppConfig)) -> TestApp {
+    spawn(dir, configure, None::<fn(&mut EngineConfig)>).await
+}
+
+/// Spawns an app, and its delivery engine if `configure_engine` is given.
+async fn spawn(
+    dir: TempDir,
+    configure: impl FnOnce(&mut AppConfig),
+    configure_engine: Option<impl FnOnce(&mut EngineConfig)>,
+) -> TestApp {
     let db_path = dir.path().join("optout-relay.db");
     let store = SqliteStore::open(&db_path).await.expect("open store");
     let mut config = test_config();
     configure(&mut config);
+    let attempt_timeout = config.attempt_timeout;
     let app = App::new(
         Arc::new(store.clone()) as Arc<dyn Store>,
         config,
         Arc::new(SystemClock),
     )
     .expect("build app");
+    let engine = configure_engine.map(|configure_engine| {
+        let mut engine_config = test_engine_config(attempt_timeout);
+        configure_engine(&mut engine_config);
+        app.delivery_engine(engine_config)
+    });
     // Bound before `run` is spawned: the first request is queued by the kernel, no sleep needed.
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
     let address = format!("http://{}", listener.local_addr().expect("app address"));
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(app.run(listener, shutdown.clone()));
+    let engine = engine.map(|engine| tokio::spawn(engine.run(shutdown.clone())));
     let client = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -114,18 +155,23 @@ pub async fn spawn_app_in(dir: TempDir, configure: impl FnOnce(&mut AppConfig)) 
         store,
         shutdown,
         server,
+        engine,
         dir,
     }
 }
 
 impl TestApp {
-    /// Stops the server, waits for it, closes the store, and hands back the database's folder.
+    /// Stops the server and the engine, waits for both (the engine finishes and records its
+    /// in-flight deliveries), closes the store, and hands back the database's folder.
     pub async fn shutdown(self) -> TempDir {
         self.shutdown.cancel();
         self.server
             .await
             .expect("server task joins")
             .expect("server ends cleanly");
+        if let Some(engine) = self.engine {
+            engine.await.expect("engine task joins");
+        }
         self.store.close().await;
         self.dir
     }
