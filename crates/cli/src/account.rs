@@ -21,7 +21,7 @@ async fn create(args: AccountCreateArgs) -> anyhow::Result<()> {
         .map(AccountId::parse)
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    let opened = database::open(&args.database.database_url).await?;
+    let opened = database::open(&args.database.database_url, database::Migrations::Apply).await?;
     let now = Utc::now();
     let (key, stored_key) = NewApiKey::generate(now);
     let key_id = stored_key.id;

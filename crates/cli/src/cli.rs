@@ -47,7 +47,8 @@ pub enum Command {
 /// Which database to use.
 #[derive(Debug, Args)]
 pub struct DatabaseArgs {
-    /// Database URL: `sqlite://PATH` (the embedded default).
+    /// Database URL: `sqlite://PATH` (the embedded default) or `postgres://USER@HOST/DB`
+    /// (several nodes sharing one database).
     #[arg(long, env = "OPTOUT_RELAY_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
 }
@@ -79,6 +80,10 @@ pub struct ServeArgs {
     #[arg(long, env = "OPTOUT_RELAY_NO_URL_CHALLENGE")]
     pub no_url_challenge: bool,
 
+    /// Do not apply pending migrations on start (PostgreSQL; run `optout-relay migrate` first).
+    #[arg(long, env = "OPTOUT_RELAY_NO_MIGRATE")]
+    pub no_migrate: bool,
+
     /// Do not run the delivery engine in this process (run `worker` elsewhere).
     #[arg(long, env = "OPTOUT_RELAY_NO_DELIVERY")]
     pub no_delivery: bool,
@@ -109,6 +114,10 @@ pub struct DeliveryArgs {
     #[arg(long, env = "OPTOUT_RELAY_SUBSCRIPTION_CONCURRENCY", default_value_t = 32,
           value_parser = clap::value_parser!(u32).range(1..=1_000))]
     pub subscription_concurrency: u32,
+
+    /// `User-Agent` of deliveries and URL challenges.
+    #[arg(long, env = "OPTOUT_RELAY_USER_AGENT", default_value = optout_server::config::DEFAULT_USER_AGENT)]
+    pub user_agent: String,
 
     /// Leave out the Standard Webhooks headers (webhook-id, webhook-timestamp, webhook-signature).
     #[arg(long, env = "OPTOUT_RELAY_NO_STANDARD_WEBHOOKS")]
@@ -254,6 +263,16 @@ pub struct BenchArgs {
     /// Deliveries in flight at once (the engine's concurrency).
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub delivery_concurrency: u64,
+
+    /// A PostgreSQL server URL: the benchmark creates a scratch database there (and drops it
+    /// afterwards) instead of using a temporary SQLite file.
+    #[arg(long)]
+    pub database_url: Option<String>,
+
+    /// Nodes delivering from the database: this process plus `N - 1` `worker` processes
+    /// (PostgreSQL only).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=16))]
+    pub nodes: u64,
 
     /// Print one JSON object instead of the table.
     #[arg(long)]

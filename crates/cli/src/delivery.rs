@@ -24,16 +24,20 @@ pub fn engine_config(args: &DeliveryArgs) -> EngineConfig {
 pub fn apply(args: &DeliveryArgs, config: &mut AppConfig) {
     config.attempt_timeout = args.attempt_timeout;
     config.standard_webhooks = !args.no_standard_webhooks;
+    config.user_agent = args.user_agent.clone();
 }
 
 /// Runs the delivery engine alone until SIGINT or SIGTERM.
 pub async fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
-    let opened = database::open(&args.database.database_url).await?;
+    let opened = database::open(&args.database.database_url, database::Migrations::Apply).await?;
     // The worker serves no API; its admin token is never checked, so a throwaway one will do.
     let token = AdminToken::new("worker-serves-no-admin-api").map_err(anyhow::Error::msg)?;
     let mut config = AppConfig::new(token);
     apply(&args.delivery, &mut config);
     let app = App::new(opened.store, config, Arc::new(SystemClock))?;
+    if let Some(url) = &opened.postgres_url {
+        database::forward_wakeups(url, app.work_signal()).await?;
+    }
     let shutdown = CancellationToken::new();
     signals::cancel_on_signal(shutdown.clone())?;
     app.delivery_engine(engine_config(&args.delivery))

@@ -30,7 +30,7 @@ pub async fn import_exposures(args: ImportArgs) -> anyhow::Result<()> {
     let checked = validate(&args.file, |value, index| {
         optout_server::intake::parse_exposure(value, index, now).map(drop)
     })?;
-    let opened = database::open(&args.database.database_url).await?;
+    let opened = database::open(&args.database.database_url, database::Migrations::Apply).await?;
     let progress = progress_bar(checked.items, args.quiet);
     let mut intake = ExposureIntake::default();
     let mut batch: Vec<NewExposure> = Vec::with_capacity(EXPOSURES_PER_BATCH);
@@ -74,7 +74,7 @@ pub async fn import_opt_outs(args: ImportArgs) -> anyhow::Result<()> {
     let checked = validate(&args.file, |value, index| {
         optout_server::intake::parse_opt_out(value, index, recorded_at).map(drop)
     })?;
-    let opened = database::open(&args.database.database_url).await?;
+    let opened = database::open(&args.database.database_url, database::Migrations::Apply).await?;
     let progress = progress_bar(checked.items, args.quiet);
     let mut notices = 0;
     let mut opt_outs = 0;

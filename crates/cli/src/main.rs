@@ -58,7 +58,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::OptOuts(cli::OptOutsCommand::Import(args)) => import::import_opt_outs(args).await,
         Command::Account(command) => account::run(command).await,
         Command::Migrate(args) => {
-            database::open(&args.database_url).await?;
+            database::open(&args.database_url, database::Migrations::Apply).await?;
             println!("migrations applied");
             Ok(())
         }

@@ -14,7 +14,7 @@ pub async fn run(args: OptOutArgs) -> anyhow::Result<()> {
     let recorded_at = Utc::now();
     let opt_out = optout_server::intake::parse_opt_out(item, 0, recorded_at)
         .map_err(|problems| anyhow::anyhow!("invalid opt-out: {}", problems.join("; ")))?;
-    let opened = database::open(&args.database.database_url).await?;
+    let opened = database::open(&args.database.database_url, database::Migrations::Apply).await?;
     let results = opened
         .store
         .record_opt_outs(OptOutBatch {

@@ -12,7 +12,12 @@ use crate::{admin_token, database, delivery, signals};
 
 /// Runs the server until a shutdown signal, then drains in-flight requests and deliveries.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let opened = database::open(&args.database.database_url).await?;
+    let migrations = if args.no_migrate {
+        database::Migrations::Skip
+    } else {
+        database::Migrations::Apply
+    };
+    let opened = database::open(&args.database.database_url, migrations).await?;
     let admin_token = admin_token::resolve(args.admin_token, &opened.data_dir)?;
     let mut config = AppConfig::new(admin_token);
     config.url_policy = UrlPolicy {
@@ -30,6 +35,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let app = App::new(opened.store, config, Arc::new(SystemClock))?;
+    if let Some(url) = &opened.postgres_url {
+        // Work committed by another node wakes this node's engine at once.
+        database::forward_wakeups(url, app.work_signal()).await?;
+    }
     // Handlers are installed before the server says it listens: a signal sent from then on
     // always shuts down gracefully.
     let shutdown = CancellationToken::new();

@@ -34,6 +34,7 @@ mod locks;
 mod notices;
 mod opt_outs;
 mod rows;
+mod scratch;
 mod subscriptions;
 
 use async_trait::async_trait;
@@ -51,6 +52,7 @@ use std::time::Duration;
 
 use error::map_err;
 pub use listener::WorkListener;
+pub use scratch::{ScratchDatabase, ScratchError};
 
 /// The channel on which committed work is announced (`NOTIFY optout_relay_work`).
 pub const WORK_CHANNEL: &str = "optout_relay_work";

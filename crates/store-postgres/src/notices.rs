@@ -252,6 +252,8 @@ pub(crate) async fn record_attempts(
              attempts = o.attempt,
              next_attempt_at = o.next,
              lease_until = NULL,
+             -- The outcome ends the lease: the same outcome recorded twice changes nothing.
+             lease_token = notices.lease_token + 1,
              last_status_code = o.status,
              last_error = o.error,
              delivered_at = CASE WHEN o.delivered THEN o.finished ELSE notices.delivered_at END

@@ -181,6 +181,8 @@ pub(crate) async fn record_attempts(
              attempts = o.value ->> 'attempt',
              next_attempt_at = o.value ->> 'next',
              lease_until = NULL,
+             -- The outcome ends the lease: the same outcome recorded twice changes nothing.
+             lease_token = notices.lease_token + 1,
              last_status_code = o.value ->> 'status',
              last_error = o.value ->> 'error',
              delivered_at = CASE WHEN o.value ->> 'delivered' THEN o.value ->> 'finished'

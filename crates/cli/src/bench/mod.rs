@@ -6,16 +6,14 @@
 //! and a load generator that sends opt-outs through the operator API.
 
 mod load;
+mod nodes;
 mod receiver;
 mod setup;
 mod stats;
 
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use optout_core::{SystemClock, UrlPolicy};
 use optout_server::{AdminToken, App, AppConfig, EngineConfig};
-use optout_store::Store;
-use optout_store_sqlite::SqliteStore;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -50,23 +48,32 @@ struct Report {
 
 /// Runs the benchmark and prints its figures.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.nodes == 1 || args.database_url.is_some(),
+        "--nodes above 1 needs a PostgreSQL --database-url"
+    );
+    let (backend, store) = nodes::Backend::create(args.database_url.as_deref()).await?;
+    let backend_name = backend.name();
     let shutdown = CancellationToken::new();
-    let result = measure(&args, &shutdown).await;
+    let result = measure(&args, &backend, store, &shutdown).await;
     shutdown.cancel();
+    backend.remove().await;
     let report = result?;
     if args.json {
         println!("{}", report_json(&report));
     } else {
-        print_table(&args, &report);
+        print_table(&args, backend_name, &report);
     }
     Ok(())
 }
 
-async fn measure(args: &BenchArgs, shutdown: &CancellationToken) -> anyhow::Result<Report> {
+async fn measure(
+    args: &BenchArgs,
+    backend: &nodes::Backend,
+    store: Arc<dyn optout_store::Store>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Report> {
     let (receiver, arrivals) = receiver::spawn(shutdown.clone()).await?;
-    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let store = SqliteStore::open(&dir.path().join("bench.db")).await?;
-    let store: Arc<dyn Store> = Arc::new(store);
 
     let mut config =
         AppConfig::new(AdminToken::new(BENCH_ADMIN_TOKEN).map_err(anyhow::Error::msg)?);
@@ -80,6 +87,13 @@ async fn measure(args: &BenchArgs, shutdown: &CancellationToken) -> anyhow::Resu
     engine_config.concurrency = args.delivery_concurrency as usize;
     let engine = app.delivery_engine(engine_config);
     tokio::spawn(engine.run(shutdown.clone()));
+    let _extra_nodes = match backend.postgres_url() {
+        Some(url) => {
+            crate::database::forward_wakeups(url, app.work_signal()).await?;
+            nodes::ExtraNodes::start((args.nodes - 1) as usize, url, args.delivery_concurrency)?
+        }
+        None => nodes::ExtraNodes::default(),
+    };
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let api = format!("http://{}", listener.local_addr()?);
     tokio::spawn(app.run(listener, shutdown.clone()));
@@ -228,12 +242,12 @@ fn progress(total: u64, what: &'static str) -> ProgressBar {
     bar
 }
 
-fn print_table(args: &BenchArgs, report: &Report) {
+fn print_table(args: &BenchArgs, backend: &str, report: &Report) {
     let ratio = report.relay_per_s / report.raw_per_s;
     println!();
     println!(
-        "optout-relay bench: SQLite (WAL, synchronous=FULL), {} accounts, everything on 127.0.0.1",
-        args.accounts
+        "optout-relay bench: {backend}, {} node(s), {} accounts, everything on 127.0.0.1",
+        args.nodes, args.accounts
     );
     println!(
         "{:<44} {:>12}",

@@ -1,0 +1,99 @@
+//! The service under test: a fresh database and, with PostgreSQL, extra worker nodes.
+
+use anyhow::Context;
+use optout_store::Store;
+use optout_store_postgres::{PostgresStore, ScratchDatabase};
+use optout_store_sqlite::SqliteStore;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use tempfile::TempDir;
+
+/// The benchmark's database, removed when dropped (SQLite) or by [`Backend::remove`].
+#[derive(Debug)]
+pub enum Backend {
+    /// A temporary SQLite file, removed with its directory when dropped.
+    Sqlite {
+        /// Held only so the directory lives as long as the benchmark.
+        _dir: TempDir,
+    },
+    /// A scratch database on a PostgreSQL server.
+    Postgres(ScratchDatabase),
+}
+
+impl Backend {
+    /// A fresh database: on the PostgreSQL server of `server_url`, or a temporary SQLite file.
+    pub async fn create(server_url: Option<&str>) -> anyhow::Result<(Self, Arc<dyn Store>)> {
+        match server_url {
+            Some(url) => {
+                let scratch = ScratchDatabase::create(url, "optout_bench")
+                    .await
+                    .context("cannot create the benchmark's PostgreSQL database")?;
+                let store = PostgresStore::open(&scratch.url).await?;
+                Ok((Self::Postgres(scratch), Arc::new(store)))
+            }
+            None => {
+                let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+                let store = SqliteStore::open(&dir.path().join("bench.db")).await?;
+                Ok((Self::Sqlite { _dir: dir }, Arc::new(store)))
+            }
+        }
+    }
+
+    /// The PostgreSQL URL other nodes connect to.
+    pub fn postgres_url(&self) -> Option<&str> {
+        match self {
+            Self::Postgres(scratch) => Some(&scratch.url),
+            Self::Sqlite { .. } => None,
+        }
+    }
+
+    /// A one-word name for reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Postgres(_) => "PostgreSQL",
+            Self::Sqlite { .. } => "SQLite (WAL, synchronous=FULL)",
+        }
+    }
+
+    /// Drops the scratch database (the SQLite file goes with its directory).
+    pub async fn remove(self) {
+        if let Self::Postgres(scratch) = self {
+            if let Err(error) = scratch.drop_database().await {
+                eprintln!("could not drop the benchmark database: {error}");
+            }
+        }
+    }
+}
+
+/// Worker processes delivering from the same database, stopped when dropped.
+#[derive(Debug, Default)]
+pub struct ExtraNodes(Vec<Child>);
+
+impl ExtraNodes {
+    /// Starts `count` `optout-relay worker` processes on `database_url`.
+    pub fn start(count: usize, database_url: &str, concurrency: u64) -> anyhow::Result<Self> {
+        let binary = std::env::current_exe().context("cannot find this executable")?;
+        let mut nodes = Self::default();
+        for _ in 0..count {
+            let child = Command::new(&binary)
+                .args(["worker", "--database-url", database_url])
+                .args(["--delivery-concurrency", &concurrency.to_string()])
+                .env("RUST_LOG", "warn")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .context("cannot start a worker node")?;
+            nodes.0.push(child);
+        }
+        Ok(nodes)
+    }
+}
+
+impl Drop for ExtraNodes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
