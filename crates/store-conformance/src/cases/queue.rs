@@ -124,7 +124,7 @@ pub async fn a_lease_hides_the_notice_until_it_ends_and_fences_stale_outcomes(
     assert_eq!(audit.total, 0);
 
     let retry = outcome(&second, at(62), NoticeDisposition::RetryAt(at(200)));
-    assert_eq!(record(&*store, &[retry.clone()]).await, 1);
+    assert_eq!(record(&*store, std::slice::from_ref(&retry)).await, 1);
     // Recording ends the lease: the same outcome a second time is stale.
     assert_eq!(record(&*store, &[retry]).await, 0);
     assert_eq!(
