@@ -1,7 +1,8 @@
 //! The `Store` trait of optout-relay: every use case the service needs from its database.
 //!
-//! This crate holds the contract only; `optout-store-sqlite` (the embedded default) and later
-//! backends implement it. The application holds an `Arc<dyn Store>` and never sees SQL.
+//! This crate holds the contract only; `optout-store-sqlite` (the embedded default) and
+//! `optout-store-postgres` (several nodes) implement it, and `optout-store-conformance` is the one
+//! suite both must pass. The application holds an `Arc<dyn Store>` and never sees SQL.
 //!
 //! Design decision a newcomer may question: the trait's methods are whole use cases
 //! (`create_subscription`, `update_subscription`, ...), each atomic inside the backend, instead of
