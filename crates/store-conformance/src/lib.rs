@@ -4,7 +4,7 @@
 //! use case of the trait through its public contract only (never SQL), concurrency included.
 //! A backend runs the whole suite from one test file:
 //!
-//! ```ignore
+//! ```text
 //! async fn fresh_store() -> MyFixture { /* a new, empty, migrated store */ }
 //! optout_store_conformance::conformance_tests!(fresh_store);
 //! ```
