@@ -3,5 +3,6 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod postgres;
 pub mod process;
 pub mod receiver;

@@ -274,10 +274,16 @@ impl Server {
     /// Starts `serve` on port 0 with `args`, on the database of `dir`, and waits for its
     /// "listening" log line.
     pub fn start(dir: &Path, args: &[&str]) -> Self {
+        Self::start_on(&database_url(dir), args)
+    }
+
+    /// Starts `serve` on port 0 with `args`, on the database named by `database_url` (e.g. a
+    /// PostgreSQL database several servers share), and waits for its "listening" log line.
+    pub fn start_on(database_url: &str, args: &[&str]) -> Self {
         let daemon = Daemon::spawn(
             relay()
                 .args(["serve", "--listen", "127.0.0.1:0"])
-                .args(["--database-url", &database_url(dir)])
+                .args(["--database-url", database_url])
                 .args(args),
         );
         let line = daemon.wait_for_line("optout-relay listening", PATIENCE);

@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use optout_webhook::{Secret, Verifier};
 use serde_json::{json, Value};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,10 @@ pub struct Delivery {
     pub notice_id: String,
     /// The payload's `contactId`.
     pub contact_id: String,
+    /// The `User-Agent` header: which node sent it, when each node is given its own.
+    pub user_agent: String,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 /// Everything the receiver saw so far.
@@ -49,6 +53,23 @@ impl Seen {
     /// POSTs beyond the first of each notice.
     pub fn duplicates(&self) -> usize {
         self.posts() - self.unique()
+    }
+
+    /// Delivery POSTs per `User-Agent` value (retries and duplicates included).
+    pub fn per_user_agent(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for delivery in &self.deliveries {
+            *counts.entry(delivery.user_agent.clone()).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Delivery POSTs with `user_agent`.
+    pub fn posts_by(&self, user_agent: &str) -> usize {
+        self.deliveries
+            .iter()
+            .filter(|delivery| delivery.user_agent == user_agent)
+            .count()
     }
 }
 
@@ -172,7 +193,9 @@ async fn deliver(
     body: Bytes,
 ) -> StatusCode {
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    let at = Instant::now();
     let notice_id = header("x-lusha-webhook-id").unwrap_or_default().to_owned();
+    let user_agent = header("user-agent").unwrap_or_default().to_owned();
     let contact_id = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|payload| payload["contactId"].as_str().map(str::to_owned))
@@ -201,6 +224,8 @@ async fn deliver(
             account,
             notice_id,
             contact_id,
+            user_agent,
+            at,
         });
     }
     shared.changed.notify_all();
