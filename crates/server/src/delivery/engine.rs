@@ -17,6 +17,9 @@ use super::recorder::{run_recorder, write_batch};
 use super::sender::{Sender, Sending};
 use super::signal::WorkSignal;
 
+/// How soon to look again when work is due but none could be claimed.
+const DUE_BUT_UNCLAIMED_RETRY: Duration = Duration::from_millis(50);
+
 /// How the engine works.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -276,9 +279,10 @@ impl DeliveryEngine {
             Ok(Some(at)) => (at - self.clock.now()).to_std().unwrap_or(Duration::ZERO),
             _ => poll,
         };
-        // Due work that could not be claimed belongs to saturated accounts: wait for a slot.
+        // Work due now that could not be claimed is held by another node's claim or belongs to
+        // saturated accounts: look again shortly (a freed slot wakes this sooner).
         let sleep_for = if until_due.is_zero() {
-            poll
+            DUE_BUT_UNCLAIMED_RETRY.min(poll)
         } else {
             until_due.min(poll)
         };
