@@ -24,6 +24,63 @@
 //! base64-decoded bytes after the prefix. That looks like a bug, but it is wire compatibility:
 //! receivers written against Lusha's documentation use the text as it is, and Standard Webhooks
 //! libraries decode it. Secrets are issued as `whsec_` + base64 precisely so both work (spec A1).
+//!
+//! # A complete receiver (axum)
+//!
+//! It answers the URL challenge, verifies every delivery on the raw body (401 otherwise),
+//! parses the notice, and acknowledges with 2xx. A real receiver stores the notice, keyed by
+//! `X-Lusha-Webhook-Id` so a repeated delivery is applied once, before answering.
+//!
+//! ```no_run
+//! use axum::body::Bytes;
+//! use axum::extract::Query;
+//! use axum::http::{HeaderMap, StatusCode};
+//! use axum::routing::post;
+//! use axum::{Json, Router};
+//! use optout_webhook::{header, OptOutNotice, Secret, Verifier};
+//! use std::collections::HashMap;
+//! use std::sync::Arc;
+//!
+//! /// Spec A10: echo the challenge sent when the URL is registered.
+//! async fn challenge(Query(query): Query<HashMap<String, String>>) -> Json<serde_json::Value> {
+//!     Json(serde_json::json!({ "challenge": query.get("challenge") }))
+//! }
+//!
+//! fn receive(verifier: &Verifier, headers: &HeaderMap, body: &[u8]) -> StatusCode {
+//!     let header_value = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+//!     if let Err(error) = verifier.verify_lusha(header_value, body) {
+//!         eprintln!("refused delivery: {error}");
+//!         return StatusCode::UNAUTHORIZED;
+//!     }
+//!     let Ok(notice) = OptOutNotice::from_json_slice(body) else {
+//!         return StatusCode::BAD_REQUEST;
+//!     };
+//!     let Some(webhook_id) = header_value(header::WEBHOOK_ID) else {
+//!         return StatusCode::BAD_REQUEST;
+//!     };
+//!     // Store (webhook_id, notice) once, then delete these datapoints from your systems.
+//!     for datapoint in &notice.datapoints {
+//!         let _ = (webhook_id, &datapoint.datapoint_id, datapoint.datapoint_type);
+//!     }
+//!     StatusCode::CREATED
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let secret = std::env::var("OPTOUT_WEBHOOK_SECRET").expect("set the account secret");
+//!     let verifier = Arc::new(Verifier::new(vec![Secret::new(secret)]));
+//!     let app = Router::new().route(
+//!         "/webhook",
+//!         post(move |headers: HeaderMap, body: Bytes| {
+//!             let verifier = Arc::clone(&verifier);
+//!             async move { receive(&verifier, &headers, &body) }
+//!         })
+//!         .get(challenge),
+//!     );
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:9000").await?;
+//!     axum::serve(listener, app).await
+//! }
+//! ```
 #![deny(missing_docs)]
 
 mod error;
