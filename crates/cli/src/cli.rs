@@ -1,12 +1,14 @@
 //! The command line: subcommands and their flags, each flag with an `OPTOUT_RELAY_*` twin.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// Where the embedded database lives when no URL is given.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/optout-relay.db";
+/// Where the reference receiver keeps its suppression list when no path is given.
+pub const DEFAULT_RECEIVER_STORE: &str = "receiver/suppressions.db";
 
 /// optout-relay: propagates data opt-outs, as signed webhooks, to every account that received
 /// the person's data.
@@ -42,6 +44,14 @@ pub enum Command {
     Openapi,
     /// Measure end-to-end throughput and latency on this machine (temporary database).
     Bench(BenchArgs),
+    /// Run the reference receiver: answer URL challenges, verify deliveries, and keep the
+    /// opted-out datapoints on a suppression list (SQLite).
+    Receive(ReceiveArgs),
+    /// Read the reference receiver's suppression list.
+    #[command(subcommand)]
+    Suppression(SuppressionCommand),
+    /// Check a delivery's X-Lusha-Signature against a secret; the raw body is read from stdin.
+    Verify(VerifyArgs),
 }
 
 /// Which database to use.
@@ -197,6 +207,124 @@ pub struct OptOutArgs {
     pub database: DatabaseArgs,
 }
 
+/// The account's webhook secrets, for the receiver side.
+#[derive(Debug, Args)]
+pub struct ReceiverSecretArgs {
+    /// The account's webhook secret (`whsec_...`). Repeat the flag (or separate them with commas
+    /// in the environment) to accept old and new secret during a rotation.
+    #[arg(
+        long = "secret",
+        value_name = "SECRET",
+        env = "OPTOUT_RELAY_RECEIVER_SECRET",
+        hide_env_values = true,
+        required = true,
+        value_delimiter = ','
+    )]
+    pub secrets: Vec<String>,
+}
+
+/// Where the reference receiver's suppression list lives.
+#[derive(Debug, Args)]
+pub struct ReceiverStoreArgs {
+    /// The receiver's SQLite suppression store (created by `receive` if missing).
+    #[arg(long, env = "OPTOUT_RELAY_RECEIVER_STORE", default_value = DEFAULT_RECEIVER_STORE)]
+    pub store: PathBuf,
+}
+
+/// Flags of `receive`.
+#[derive(Debug, Args)]
+pub struct ReceiveArgs {
+    #[command(flatten)]
+    pub secrets: ReceiverSecretArgs,
+
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "OPTOUT_RELAY_RECEIVER_LISTEN",
+        default_value = "127.0.0.1:9000"
+    )]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub store: ReceiverStoreArgs,
+
+    /// How far X-Lusha-Timestamp may lie from this machine's clock, either way, in seconds.
+    #[arg(
+        long,
+        env = "OPTOUT_RELAY_RECEIVER_TOLERANCE_SECS",
+        default_value_t = 300
+    )]
+    pub tolerance_secs: u64,
+}
+
+/// `suppression` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SuppressionCommand {
+    /// Print the whole suppression list on stdout, oldest first.
+    Export(SuppressionExportArgs),
+    /// Print `suppressed` and exit 0 if VALUE is on the list; print `not suppressed` and exit 1
+    /// if not; exit 2 on any error (a missing store included).
+    Check(SuppressionCheckArgs),
+}
+
+/// How `suppression export` prints the list.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormatArg {
+    /// A header line, then one comma-separated row per value.
+    Csv,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+/// Flags of `suppression export`.
+#[derive(Debug, Args)]
+pub struct SuppressionExportArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExportFormatArg::Csv)]
+    pub format: ExportFormatArg,
+
+    #[command(flatten)]
+    pub store: ReceiverStoreArgs,
+}
+
+/// Flags of `suppression check`.
+#[derive(Debug, Args)]
+pub struct SuppressionCheckArgs {
+    /// An email address (compared without case) or a phone number (compared by its digits).
+    pub value: String,
+
+    #[command(flatten)]
+    pub store: ReceiverStoreArgs,
+}
+
+/// Flags of `verify`. The body must be exactly the bytes received: `printf '%s'` or a file, not
+/// `echo`, which adds a newline.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub secrets: ReceiverSecretArgs,
+
+    /// The X-Lusha-Timestamp header of the request.
+    #[arg(long)]
+    pub timestamp: String,
+
+    /// The X-Lusha-Signature header of the request.
+    #[arg(long)]
+    pub signature: String,
+
+    /// The X-Lusha-Signature-Previous header, if the request had one (secret rotation).
+    #[arg(long)]
+    pub previous_signature: Option<String>,
+
+    /// How far the timestamp may lie from this machine's clock, either way, in seconds.
+    #[arg(long, default_value_t = 300, conflicts_with = "no_tolerance")]
+    pub tolerance_secs: u64,
+
+    /// Accept any timestamp: for checking a request captured long ago.
+    #[arg(long)]
+    pub no_tolerance: bool,
+}
+
 /// The delays between delivery attempts.
 #[derive(Debug, Clone)]
 pub struct RetrySchedule(pub Vec<Duration>);
@@ -302,6 +430,18 @@ mod tests {
             vec!["exposures", "import", "file.ndjson"],
             vec!["opt-outs", "import", "file.ndjson"],
             vec!["opt-out", "--contact-id", "1", "--full-name", "Jane"],
+            vec!["receive", "--secret", "whsec_a"],
+            vec!["suppression", "export"],
+            vec!["suppression", "check", "jane@example.com"],
+            vec![
+                "verify",
+                "--secret",
+                "whsec_a",
+                "--timestamp",
+                "1",
+                "--signature",
+                "ab",
+            ],
         ] {
             let argv = std::iter::once("optout-relay").chain(args.iter().copied());
             let parsed = Cli::try_parse_from(argv);

@@ -13,8 +13,11 @@ mod database;
 mod delivery;
 mod import;
 mod opt_out;
+mod receive;
 mod serve;
 mod signals;
+mod suppression;
+mod verify;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -39,7 +42,7 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli.command)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
@@ -47,27 +50,31 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> anyhow::Result<()> {
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve(args) => serve::run(args).await,
-        Command::Worker(args) => delivery::run_worker(args).await,
+        // Their exit status is the answer (0 yes, 1 no, 2 error, as grep's), so they report
+        // their own errors.
+        Command::Suppression(command) => return Ok(suppression::run(command).await),
+        Command::Verify(args) => return Ok(verify::run(&args)),
+        Command::Serve(args) => serve::run(args).await?,
+        Command::Worker(args) => delivery::run_worker(args).await?,
         Command::Exposures(cli::ExposuresCommand::Import(args)) => {
-            import::import_exposures(args).await
+            import::import_exposures(args).await?;
         }
-        Command::OptOut(args) => opt_out::run(args).await,
-        Command::OptOuts(cli::OptOutsCommand::Import(args)) => import::import_opt_outs(args).await,
-        Command::Account(command) => account::run(command).await,
+        Command::OptOut(args) => opt_out::run(args).await?,
+        Command::OptOuts(cli::OptOutsCommand::Import(args)) => {
+            import::import_opt_outs(args).await?;
+        }
+        Command::Account(command) => account::run(command).await?,
         Command::Migrate(args) => {
             database::open(&args.database_url, database::Migrations::Apply).await?;
             println!("migrations applied");
-            Ok(())
         }
-        Command::Bench(args) => bench::run(args).await,
-        Command::Openapi => {
-            println!("{}", optout_server::openapi_document());
-            Ok(())
-        }
+        Command::Bench(args) => bench::run(args).await?,
+        Command::Openapi => println!("{}", optout_server::openapi_document()),
+        Command::Receive(args) => receive::run(args).await?,
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `default_level`).

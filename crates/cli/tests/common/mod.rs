@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod capture;
 pub mod postgres;
 pub mod process;
 pub mod receiver;

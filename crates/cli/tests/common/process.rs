@@ -124,6 +124,56 @@ pub fn run_watched(
     }
 }
 
+/// Runs `command` with `input` on its stdin, to completion within [`PATIENCE`]; kills it and
+/// fails if it takes longer.
+pub fn run_with_input(command: &mut Command, input: &[u8]) -> Output {
+    let mut child = KillOnDrop(
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn optout-relay"),
+    );
+    let mut stdin = child.0.stdin.take().expect("stdin is piped");
+    let input = input.to_vec();
+    // Written on a thread and then closed, so a child that never reads cannot block the test.
+    let writer = std::thread::spawn(move || {
+        let _ = std::io::Write::write_all(&mut stdin, &input);
+    });
+    let stdout = drain(
+        child
+            .0
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .0
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("try_wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "optout-relay did not finish within {PATIENCE:?}"
+        );
+        std::thread::sleep(POLL);
+    };
+    writer.join().expect("stdin writer");
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
+}
+
 /// Reads a pipe to its end on a thread, so the child never blocks on a full pipe.
 fn drain(pipe: Option<Box<dyn Read + Send>>) -> JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {

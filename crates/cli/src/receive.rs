@@ -1,0 +1,47 @@
+//! `optout-relay receive`: the reference receiver until SIGINT or SIGTERM.
+
+use anyhow::Context;
+use optout_receiver::{receiver_router, ReceiverConfig, ReceiverState, SuppressionStore};
+use optout_webhook::Secret;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::ReceiveArgs;
+use crate::signals;
+
+/// Serves the receiver until a shutdown signal, then finishes in-flight requests.
+pub async fn run(args: ReceiveArgs) -> anyhow::Result<()> {
+    if args
+        .secrets
+        .secrets
+        .iter()
+        .any(|secret| secret.trim().is_empty())
+    {
+        anyhow::bail!("--secret must not be empty");
+    }
+    let path = &args.store.store;
+    let store = SuppressionStore::open(path)
+        .await
+        .with_context(|| format!("cannot open the suppression store {}", path.display()))?;
+    let mut config =
+        ReceiverConfig::new(args.secrets.secrets.into_iter().map(Secret::new).collect());
+    config.tolerance = Duration::from_secs(args.tolerance_secs);
+    let router = receiver_router(ReceiverState::new(config, store.clone()));
+    // Handlers are installed before the receiver says it listens: a signal sent from then on
+    // always shuts down gracefully.
+    let shutdown = CancellationToken::new();
+    signals::cancel_on_signal(shutdown.clone())?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(address = %listener.local_addr()?, store = %path.display(),
+        "optout-relay receiver listening");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .context("the receiver failed")?;
+    store.close().await;
+    tracing::info!("optout-relay receiver stopped");
+    Ok(())
+}
