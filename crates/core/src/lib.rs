@@ -46,7 +46,7 @@ pub use opt_out::{
 };
 pub use page::{Page, PageRequest};
 pub use retry::{AfterFailure, RetryPolicy};
-pub use secret::WebhookSecret;
+pub use secret::{AccountSecrets, WebhookSecret};
 pub use subscription::{
     EntityType, NewSubscription, SignalType, Subscription, SubscriptionChanges, SubscriptionName,
 };

@@ -93,6 +93,9 @@ pub struct ClaimedNotice {
     pub url: WebhookUrl,
     /// The account secret to sign with.
     pub secret: WebhookSecret,
+    /// The secret it replaced, while that one's rotation grace lasts at the claim's `now`
+    /// (spec C3): the delivery is signed with it too.
+    pub previous_secret: Option<WebhookSecret>,
     /// The frozen body bytes (shared, never re-serialised).
     pub payload: Arc<[u8]>,
     /// This attempt's number, 1 for the first.

@@ -34,6 +34,17 @@ impl WebhookSecret {
     }
 }
 
+/// An account's secrets as a delivery is signed at some instant: the current one, and the one it
+/// replaced while that one's rotation grace lasts (spec C3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSecrets {
+    /// The current secret: `X-Lusha-Signature` and the first `webhook-signature` entry.
+    pub secret: WebhookSecret,
+    /// The replaced secret, still valid: `X-Lusha-Signature-Previous` and a second
+    /// `webhook-signature` entry.
+    pub previous_secret: Option<WebhookSecret>,
+}
+
 impl fmt::Debug for WebhookSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("WebhookSecret(<redacted>)")

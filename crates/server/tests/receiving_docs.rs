@@ -52,7 +52,7 @@ async fn capture(
             )
         })
         .collect();
-    captures.lock().unwrap().push(Captured {
+    captures.lock().expect("test setup").push(Captured {
         headers,
         body: body.to_vec(),
     });
@@ -63,15 +63,19 @@ async fn capture(
 /// the account secret.
 async fn one_real_delivery() -> (Captured, String) {
     let captures: Captures = Arc::default();
-    let receiver = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let receiver_url = format!("http://{}/hook", receiver.local_addr().unwrap());
+    let receiver = TcpListener::bind("127.0.0.1:0").await.expect("test setup");
+    let receiver_url = format!("http://{}/hook", receiver.local_addr().expect("test setup"));
     let router = Router::new()
         .route("/hook", get(challenge).post(capture))
         .with_state(Arc::clone(&captures));
-    tokio::spawn(async move { axum::serve(receiver, router).await.unwrap() });
+    tokio::spawn(async move { axum::serve(receiver, router).await.expect("test setup") });
 
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db")).await.unwrap());
+    let dir = tempfile::tempdir().expect("test setup");
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("db"))
+            .await
+            .expect("test setup"),
+    );
     let now = Utc::now();
     let account = AccountId::from_number(431_705);
     let (_, key) = NewApiKey::generate(now);
@@ -79,18 +83,18 @@ async fn one_real_delivery() -> (Captured, String) {
         .create_account(
             NewAccount {
                 id: Some(account.clone()),
-                name: AccountName::parse("Docs").unwrap(),
+                name: AccountName::parse("Docs").expect("test setup"),
                 created_at: now,
             },
             key,
         )
         .await
-        .unwrap();
+        .expect("test setup");
     let secret = WebhookSecret::generate();
     store
         .record_account_secret(&account, &secret, now)
         .await
-        .unwrap();
+        .expect("test setup");
     store
         .create_subscription(NewSubscription {
             id: SubscriptionId::generate(now),
@@ -101,30 +105,30 @@ async fn one_real_delivery() -> (Captured, String) {
                     allow_insecure: true,
                 },
             )
-            .unwrap(),
+            .expect("test setup"),
             name: None,
             created_at: now,
         })
         .await
-        .unwrap();
+        .expect("test setup");
     store
         .record_exposures(&[NewExposure {
             account_id: account,
-            contact_id: ContactId::parse("987654321").unwrap(),
+            contact_id: ContactId::parse("987654321").expect("test setup"),
             datapoints: vec![
-                Datapoint::parse("zoë.ångström@exämple.com", "email").unwrap(),
-                Datapoint::parse("+14155550199", "phone").unwrap(),
+                Datapoint::parse("zoë.ångström@exämple.com", "email").expect("test setup"),
+                Datapoint::parse("+14155550199", "phone").expect("test setup"),
             ],
             exposed_at: now,
             partner_client_id: Some("tenant \"42\" \\ 李".to_owned()),
         }])
         .await
-        .unwrap();
+        .expect("test setup");
     store
         .record_opt_outs(OptOutBatch {
             opt_outs: vec![NewOptOut {
                 id: OptOutId::generate(now),
-                contact_id: ContactId::parse("987654321").unwrap(),
+                contact_id: ContactId::parse("987654321").expect("test setup"),
                 details: ContactDetails {
                     full_name: "Zoë \"Z\" Ångström".to_owned(),
                     company_name: Some("Acme\u{2028}Corp".to_owned()),
@@ -138,11 +142,11 @@ async fn one_real_delivery() -> (Captured, String) {
             recorded_at: now,
         })
         .await
-        .unwrap();
+        .expect("test setup");
 
-    let mut config = AppConfig::new(AdminToken::new("docs-test-admin-token").unwrap());
+    let mut config = AppConfig::new(AdminToken::new("docs-test-admin-token").expect("test setup"));
     config.allow_private_targets = true;
-    let app = App::new(Arc::clone(&store), config, Arc::new(SystemClock)).unwrap();
+    let app = App::new(Arc::clone(&store), config, Arc::new(SystemClock)).expect("test setup");
     let shutdown = CancellationToken::new();
     let engine = tokio::spawn(
         app.delivery_engine(EngineConfig::new(Duration::from_secs(5)))
@@ -150,25 +154,25 @@ async fn one_real_delivery() -> (Captured, String) {
     );
     let deadline = Instant::now() + Duration::from_secs(10);
     let delivery = loop {
-        if let Some(first) = captures.lock().unwrap().first().cloned() {
+        if let Some(first) = captures.lock().expect("test setup").first().cloned() {
             break first;
         }
         assert!(Instant::now() < deadline, "no delivery within 10 s");
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     shutdown.cancel();
-    engine.await.unwrap();
+    engine.await.expect("test setup");
     (delivery, secret.expose().to_owned())
 }
 
 /// The code blocks of `docs/receiving.md` in `language`, in order.
 fn doc_blocks(language: &str) -> Vec<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/receiving.md");
-    let text = std::fs::read_to_string(path).unwrap();
+    let text = std::fs::read_to_string(path).expect("test setup");
     let fence = format!("```{language}\n");
     text.split(fence.as_str())
         .skip(1)
-        .map(|rest| rest.split("```").next().unwrap().to_owned())
+        .map(|rest| rest.split("```").next().expect("test setup").to_owned())
         .collect()
 }
 
@@ -180,11 +184,11 @@ fn run_script(
     body: &[u8],
     env: &[(&str, &str)],
 ) -> bool {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test setup");
     let script_path = dir.path().join(format!("snippet.{extension}"));
     let body_path = dir.path().join("body.json");
-    std::fs::write(&script_path, script).unwrap();
-    std::fs::write(&body_path, body).unwrap();
+    std::fs::write(&script_path, script).expect("test setup");
+    std::fs::write(&body_path, body).expect("test setup");
     let output = Command::new(program)
         .arg(&script_path)
         .arg(&body_path)
@@ -199,7 +203,7 @@ fn run_script(
 
 fn tampered(body: &[u8]) -> Vec<u8> {
     String::from_utf8(body.to_vec())
-        .unwrap()
+        .expect("test setup")
         .replacen("987654321", "987654322", 1)
         .into_bytes()
 }

@@ -6,4 +6,5 @@ pub mod concurrency;
 pub mod exposures;
 pub mod opt_outs;
 pub mod queue;
+pub mod rotation;
 pub mod subscriptions;

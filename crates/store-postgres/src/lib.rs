@@ -40,10 +40,10 @@ mod subscriptions;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use optout_core::{
-    Account, AccountId, ApiKeyHash, ApiKeyId, AttemptOutcome, AuditEntry, AuditFilter, AuditStats,
-    ClaimRequest, ClaimedNotice, ComplianceRecord, ExposureIntake, NewAccount, NewApiKey,
-    NewExposure, NewSubscription, OptOutBatch, OptOutId, OptOutRecorded, Page, PageRequest,
-    Subscription, SubscriptionChanges, SubscriptionId, WebhookSecret,
+    Account, AccountId, AccountSecrets, ApiKeyHash, ApiKeyId, AttemptOutcome, AuditEntry,
+    AuditFilter, AuditStats, ClaimRequest, ClaimedNotice, ComplianceRecord, ExposureIntake,
+    NewAccount, NewApiKey, NewExposure, NewSubscription, OptOutBatch, OptOutId, OptOutRecorded,
+    Page, PageRequest, Subscription, SubscriptionChanges, SubscriptionId, WebhookSecret,
 };
 use optout_store::{Store, StoreError};
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -193,14 +193,15 @@ impl Store for PostgresStore {
         accounts::find_account(&self.pool, account_id).await
     }
 
-    async fn record_account_secret(
+    async fn record_account_secret_rotation(
         &self,
         account_id: &AccountId,
         secret: &WebhookSecret,
         at: DateTime<Utc>,
+        previous_valid_until: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await.map_err(map_err)?;
-        if accounts::upsert_secret(&mut conn, account_id, secret, at).await? {
+        if accounts::upsert_secret(&mut conn, account_id, secret, at, previous_valid_until).await? {
             Ok(())
         } else {
             Err(StoreError::NotFound)
@@ -212,6 +213,14 @@ impl Store for PostgresStore {
         account_id: &AccountId,
     ) -> Result<Option<WebhookSecret>, StoreError> {
         accounts::find_secret(&self.pool, account_id).await
+    }
+
+    async fn find_account_secrets(
+        &self,
+        account_id: &AccountId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AccountSecrets>, StoreError> {
+        accounts::find_secrets(&self.pool, account_id, now).await
     }
 
     async fn create_subscription(&self, new: NewSubscription) -> Result<Subscription, StoreError> {

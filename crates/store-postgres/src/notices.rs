@@ -119,11 +119,11 @@ pub(crate) async fn claim(
     // Oldest due first, as they were chosen.
     claimed.sort_by(|a, b| (a.5, &a.0).cmp(&(b.5, &b.0)));
 
-    let targets = delivery_targets(conn, &claimed).await?;
+    let targets = delivery_targets(conn, &claimed, request.now).await?;
     let mut notices = Vec::with_capacity(claimed.len());
     let mut orphans = Vec::new();
     for (id, account, payload, attempts, lease_token, _) in claimed {
-        let Some((subscription_id, url, secret)) = targets.get(&account) else {
+        let Some(target) = targets.get(&account) else {
             orphans.push(id);
             continue;
         };
@@ -132,9 +132,10 @@ pub(crate) async fn claim(
                 .ok_or_else(|| StoreError::Corrupt(format!("notice id {id:?}")))?,
             lease_token,
             account_id: rows::account_id(&account)?,
-            subscription_id: *subscription_id,
-            url: url.clone(),
-            secret: secret.clone(),
+            subscription_id: target.subscription_id,
+            url: target.url.clone(),
+            secret: target.secret.clone(),
+            previous_secret: target.previous_secret.clone(),
             payload: Arc::from(payload),
             attempt: u32::try_from(attempts).unwrap_or(u32::MAX - 1) + 1,
         });
@@ -163,32 +164,50 @@ async fn hold_orphans(conn: &mut PgConnection, ids: &[String]) -> Result<(), Sto
     Ok(())
 }
 
-type Target = (SubscriptionId, WebhookUrl, WebhookSecret);
+/// Where and how the notices of one account are delivered.
+struct Target {
+    subscription_id: SubscriptionId,
+    url: WebhookUrl,
+    secret: WebhookSecret,
+    /// The replaced secret, while its rotation grace lasts at the claim's `now`.
+    previous_secret: Option<WebhookSecret>,
+}
 
-/// The active subscription and secret of every account among the claimed notices.
+/// The active subscription and secrets of every account among the claimed notices.
 async fn delivery_targets(
     conn: &mut PgConnection,
     claimed: &[ClaimRow],
+    now: DateTime<Utc>,
 ) -> Result<HashMap<String, Target>, StoreError> {
     let mut accounts: Vec<&str> = claimed.iter().map(|row| row.1.as_str()).collect();
     accounts.sort_unstable();
     accounts.dedup();
-    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
-        "SELECT s.account_id, s.id, s.url, k.secret
+    let rows: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT s.account_id, s.id, s.url, k.secret,
+                CASE WHEN k.previous_valid_until > $2 THEN k.previous_secret END
          FROM subscriptions s JOIN account_secrets k ON k.account_id = s.account_id
          WHERE s.is_active AND s.account_id = ANY($1)",
     )
     .bind(&accounts)
+    .bind(to_millis(now))
     .fetch_all(conn)
     .await
     .map_err(map_err)?;
     let mut targets = HashMap::with_capacity(rows.len());
-    for (account, id, url, secret) in rows {
-        let id = SubscriptionId::parse(&id)
+    for (account, id, url, secret, previous_secret) in rows {
+        let subscription_id = SubscriptionId::parse(&id)
             .ok_or_else(|| StoreError::Corrupt(format!("subscription id {id:?}")))?;
         let url = WebhookUrl::from_stored(&url)
             .ok_or_else(|| StoreError::Corrupt(format!("url of subscription {id}")))?;
-        targets.insert(account, (id, url, WebhookSecret::from_stored(secret)));
+        targets.insert(
+            account,
+            Target {
+                subscription_id,
+                url,
+                secret: WebhookSecret::from_stored(secret),
+                previous_secret: previous_secret.map(WebhookSecret::from_stored),
+            },
+        );
     }
     Ok(targets)
 }

@@ -121,7 +121,8 @@ pub(crate) async fn update(
         return Ok(None);
     };
     if let Some(secret) = &changes.new_secret {
-        crate::accounts::upsert_secret(conn, account_id, secret, changes.updated_at).await?;
+        // A6 regenerates without grace (spec C3).
+        crate::accounts::upsert_secret(conn, account_id, secret, changes.updated_at, None).await?;
     }
     let url = changes.url.unwrap_or(current.url);
     let name = changes.name.or(current.name);

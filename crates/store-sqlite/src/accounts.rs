@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use optout_core::time_format::to_millis;
-use optout_core::{Account, AccountId, ApiKeyHash, ApiKeyId, NewAccount, NewApiKey, WebhookSecret};
+use optout_core::{
+    Account, AccountId, AccountSecrets, ApiKeyHash, ApiKeyId, NewAccount, NewApiKey, WebhookSecret,
+};
 use optout_store::StoreError;
 use sqlx::{SqliteConnection, SqliteExecutor};
 
@@ -130,20 +132,29 @@ pub(crate) async fn find_account_by_api_key(
     id.map(|id| rows::account_id(&id)).transpose()
 }
 
+/// Creates or replaces the account's secret. With `previous_valid_until` the secret replaced
+/// becomes the previous one until then (spec C3); without, no previous secret is kept.
 pub(crate) async fn upsert_secret(
     conn: &mut SqliteConnection,
     account_id: &AccountId,
     secret: &WebhookSecret,
     at: DateTime<Utc>,
+    previous_valid_until: Option<DateTime<Utc>>,
 ) -> Result<(), StoreError> {
+    // The right-hand sides see the row as it was, so `account_secrets.secret` is the secret
+    // being replaced.
     sqlx::query(
         "INSERT INTO account_secrets (account_id, secret, updated_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (account_id) DO UPDATE SET secret = excluded.secret,
-                                                updated_at = excluded.updated_at",
+         ON CONFLICT (account_id) DO UPDATE
+         SET secret = excluded.secret,
+             updated_at = excluded.updated_at,
+             previous_secret = CASE WHEN ?4 IS NULL THEN NULL ELSE account_secrets.secret END,
+             previous_valid_until = ?4",
     )
     .bind(account_id.as_str())
     .bind(secret.expose())
     .bind(to_millis(at))
+    .bind(previous_valid_until.map(to_millis))
     .execute(conn)
     .await
     .map_err(map_err)?;
@@ -161,4 +172,25 @@ pub(crate) async fn find_secret(
             .await
             .map_err(map_err)?;
     Ok(secret.map(WebhookSecret::from_stored))
+}
+
+/// The account's current secret and, while its grace lasts at `now`, the previous one.
+pub(crate) async fn find_secrets(
+    executor: impl SqliteExecutor<'_>,
+    account_id: &AccountId,
+    now: DateTime<Utc>,
+) -> Result<Option<AccountSecrets>, StoreError> {
+    let row: Option<(String, Option<String>)> = sqlx::query_as(
+        "SELECT secret, CASE WHEN previous_valid_until > ?2 THEN previous_secret END
+         FROM account_secrets WHERE account_id = ?1",
+    )
+    .bind(account_id.as_str())
+    .bind(to_millis(now))
+    .fetch_optional(executor)
+    .await
+    .map_err(map_err)?;
+    Ok(row.map(|(secret, previous_secret)| AccountSecrets {
+        secret: WebhookSecret::from_stored(secret),
+        previous_secret: previous_secret.map(WebhookSecret::from_stored),
+    }))
 }

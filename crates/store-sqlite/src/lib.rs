@@ -21,10 +21,10 @@ mod subscriptions;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use optout_core::{
-    Account, AccountId, ApiKeyHash, ApiKeyId, AttemptOutcome, AuditEntry, AuditFilter, AuditStats,
-    ClaimRequest, ClaimedNotice, ComplianceRecord, ExposureIntake, NewAccount, NewApiKey,
-    NewExposure, NewSubscription, OptOutBatch, OptOutId, OptOutRecorded, Page, PageRequest,
-    Subscription, SubscriptionChanges, SubscriptionId, WebhookSecret,
+    Account, AccountId, AccountSecrets, ApiKeyHash, ApiKeyId, AttemptOutcome, AuditEntry,
+    AuditFilter, AuditStats, ClaimRequest, ClaimedNotice, ComplianceRecord, ExposureIntake,
+    NewAccount, NewApiKey, NewExposure, NewSubscription, OptOutBatch, OptOutId, OptOutRecorded,
+    Page, PageRequest, Subscription, SubscriptionChanges, SubscriptionId, WebhookSecret,
 };
 use optout_store::{Store, StoreError};
 use sqlx::sqlite::{
@@ -191,17 +191,18 @@ impl Store for SqliteStore {
         accounts::find_account(&self.reader, account_id).await
     }
 
-    async fn record_account_secret(
+    async fn record_account_secret_rotation(
         &self,
         account_id: &AccountId,
         secret: &WebhookSecret,
         at: DateTime<Utc>,
+        previous_valid_until: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         if !accounts::account_exists(&mut *tx, account_id).await? {
             return Err(StoreError::NotFound);
         }
-        accounts::upsert_secret(&mut tx, account_id, secret, at).await?;
+        accounts::upsert_secret(&mut tx, account_id, secret, at, previous_valid_until).await?;
         tx.commit().await.map_err(map_err)
     }
 
@@ -210,6 +211,14 @@ impl Store for SqliteStore {
         account_id: &AccountId,
     ) -> Result<Option<WebhookSecret>, StoreError> {
         accounts::find_secret(&self.reader, account_id).await
+    }
+
+    async fn find_account_secrets(
+        &self,
+        account_id: &AccountId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AccountSecrets>, StoreError> {
+        accounts::find_secrets(&self.reader, account_id, now).await
     }
 
     async fn create_subscription(&self, new: NewSubscription) -> Result<Subscription, StoreError> {
@@ -252,7 +261,8 @@ impl Store for SqliteStore {
             return Ok(None);
         };
         if let Some(secret) = &changes.new_secret {
-            accounts::upsert_secret(&mut tx, account_id, secret, changes.updated_at).await?;
+            // A6 regenerates without grace (spec C3).
+            accounts::upsert_secret(&mut tx, account_id, secret, changes.updated_at, None).await?;
         }
         let updated = subscriptions::apply_changes(&mut tx, current, changes).await?;
         tx.commit().await.map_err(map_err)?;

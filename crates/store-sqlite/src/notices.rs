@@ -108,10 +108,10 @@ pub(crate) async fn claim(
         return Ok(Vec::new());
     }
 
-    let targets = delivery_targets(conn, &claimed).await?;
+    let targets = delivery_targets(conn, &claimed, request.now).await?;
     let mut notices = Vec::with_capacity(claimed.len());
     for (id, account, payload, attempts, lease_token) in claimed {
-        let Some((subscription_id, url, secret)) = targets.get(&account) else {
+        let Some(target) = targets.get(&account) else {
             // No active subscription: hold it. Normally unreachable, as notices of such accounts
             // are already held, but a held notice is always better than a lost one.
             sqlx::query("UPDATE notices SET state = 'waiting', lease_until = NULL WHERE id = ?1")
@@ -126,9 +126,10 @@ pub(crate) async fn claim(
                 .ok_or_else(|| StoreError::Corrupt(format!("notice id {id:?}")))?,
             lease_token,
             account_id: rows::account_id(&account)?,
-            subscription_id: *subscription_id,
-            url: url.clone(),
-            secret: secret.clone(),
+            subscription_id: target.subscription_id,
+            url: target.url.clone(),
+            secret: target.secret.clone(),
+            previous_secret: target.previous_secret.clone(),
             payload: Arc::from(payload),
             attempt: u32::try_from(attempts).unwrap_or(u32::MAX - 1) + 1,
         });
@@ -136,33 +137,51 @@ pub(crate) async fn claim(
     Ok(notices)
 }
 
-type Target = (SubscriptionId, WebhookUrl, WebhookSecret);
+/// Where and how the notices of one account are delivered.
+struct Target {
+    subscription_id: SubscriptionId,
+    url: WebhookUrl,
+    secret: WebhookSecret,
+    /// The replaced secret, while its rotation grace lasts at the claim's `now`.
+    previous_secret: Option<WebhookSecret>,
+}
 
-/// The active subscription and secret of every account among the claimed notices.
+/// The active subscription and secrets of every account among the claimed notices.
 async fn delivery_targets(
     conn: &mut SqliteConnection,
     claimed: &[ClaimRow],
+    now: DateTime<Utc>,
 ) -> Result<HashMap<String, Target>, StoreError> {
     let mut accounts: Vec<&str> = claimed.iter().map(|row| row.1.as_str()).collect();
     accounts.sort_unstable();
     accounts.dedup();
     let accounts = serde_json::to_string(&accounts).map_err(StoreError::backend)?;
-    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
-        "SELECT s.account_id, s.id, s.url, k.secret
+    let rows: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT s.account_id, s.id, s.url, k.secret,
+                CASE WHEN k.previous_valid_until > ?2 THEN k.previous_secret END
          FROM subscriptions s JOIN account_secrets k ON k.account_id = s.account_id
          WHERE s.is_active = 1 AND s.account_id IN (SELECT value FROM json_each(?1))",
     )
     .bind(accounts)
+    .bind(to_millis(now))
     .fetch_all(conn)
     .await
     .map_err(map_err)?;
     let mut targets = HashMap::with_capacity(rows.len());
-    for (account, id, url, secret) in rows {
-        let id = SubscriptionId::parse(&id)
+    for (account, id, url, secret, previous_secret) in rows {
+        let subscription_id = SubscriptionId::parse(&id)
             .ok_or_else(|| StoreError::Corrupt(format!("subscription id {id:?}")))?;
         let url = WebhookUrl::from_stored(&url)
             .ok_or_else(|| StoreError::Corrupt(format!("url of subscription {id}")))?;
-        targets.insert(account, (id, url, WebhookSecret::from_stored(secret)));
+        targets.insert(
+            account,
+            Target {
+                subscription_id,
+                url,
+                secret: WebhookSecret::from_stored(secret),
+                previous_secret: previous_secret.map(WebhookSecret::from_stored),
+            },
+        );
     }
     Ok(targets)
 }

@@ -14,10 +14,10 @@ mod error;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use optout_core::{
-    Account, AccountId, ApiKeyHash, ApiKeyId, AttemptOutcome, AuditEntry, AuditFilter, AuditStats,
-    ClaimRequest, ClaimedNotice, ComplianceRecord, ExposureIntake, NewAccount, NewApiKey,
-    NewExposure, NewSubscription, OptOutBatch, OptOutId, OptOutRecorded, Page, PageRequest,
-    Subscription, SubscriptionChanges, SubscriptionId, WebhookSecret,
+    Account, AccountId, AccountSecrets, ApiKeyHash, ApiKeyId, AttemptOutcome, AuditEntry,
+    AuditFilter, AuditStats, ClaimRequest, ClaimedNotice, ComplianceRecord, ExposureIntake,
+    NewAccount, NewApiKey, NewExposure, NewSubscription, OptOutBatch, OptOutId, OptOutRecorded,
+    Page, PageRequest, Subscription, SubscriptionChanges, SubscriptionId, WebhookSecret,
 };
 
 pub use error::StoreError;
@@ -53,12 +53,29 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Whether an account exists.
     async fn find_account(&self, account_id: &AccountId) -> Result<Option<Account>, StoreError>;
 
-    /// Creates or replaces an account's webhook secret.
+    /// Creates or replaces an account's webhook secret with no grace: a replaced secret (and any
+    /// secret still in its grace) stops signing at once. `StoreError::NotFound` if the account
+    /// is unknown.
     async fn record_account_secret(
         &self,
         account_id: &AccountId,
         secret: &WebhookSecret,
         at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.record_account_secret_rotation(account_id, secret, at, None)
+            .await
+    }
+
+    /// Creates or replaces an account's webhook secret (spec C3). With `previous_valid_until`,
+    /// the secret replaced becomes the previous one, which keeps signing deliveries beside the new
+    /// one until then (an earlier previous secret is forgotten). With `None`, no previous secret
+    /// is kept. `StoreError::NotFound` if the account is unknown.
+    async fn record_account_secret_rotation(
+        &self,
+        account_id: &AccountId,
+        secret: &WebhookSecret,
+        at: DateTime<Utc>,
+        previous_valid_until: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError>;
 
     /// An account's webhook secret, if it has one.
@@ -66,6 +83,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         &self,
         account_id: &AccountId,
     ) -> Result<Option<WebhookSecret>, StoreError>;
+
+    /// An account's secrets as a delivery made at `now` is signed: the current one, and the
+    /// previous one while its grace lasts (until, not at, its end). `None` if it has no secret.
+    async fn find_account_secrets(
+        &self,
+        account_id: &AccountId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AccountSecrets>, StoreError>;
 
     /// Creates the account's opt-out subscription. `StoreError::SubscriptionExists` if it has one,
     /// `StoreError::SecretMissing` if the account has no secret yet.
@@ -114,7 +139,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// (`StoreError::IdempotencyMismatch` if it was used for another request).
     async fn record_opt_outs(&self, batch: OptOutBatch) -> Result<Vec<OptOutRecorded>, StoreError>;
 
-    /// Leases due notices of accounts with an active subscription, oldest due first.
+    /// Leases due notices of accounts with an active subscription, oldest due first, each with
+    /// the account's secrets as of the request's `now`.
     async fn claim_due_notices(
         &self,
         request: ClaimRequest,

@@ -80,19 +80,21 @@ pub(crate) async fn test_subscription(
     };
     params.finish().map_err(ApiError::Validation)?;
     let subscription = find_caller_subscription(&state, &account_id, &id).await?;
-    let secret = state
+    let now = state.clock.now();
+    // Signed like a notice claimed now: with the previous secret too during its grace (C3).
+    let secrets = state
         .store
-        .find_account_secret(&account_id)
+        .find_account_secrets(&account_id, now)
         .await?
         .ok_or(ApiError::SecretRequired)?;
-    let now = state.clock.now();
     let webhook_id = NoticeId::generate(now);
     let sent = state
         .sender
         .send(Sending {
             webhook_id: &webhook_id.to_string(),
             url: &subscription.url,
-            secret: &secret,
+            secret: &secrets.secret,
+            previous_secret: secrets.previous_secret.as_ref(),
             payload: test_payload(now),
             attempt: 1,
             test: true,

@@ -226,6 +226,7 @@ impl DeliveryEngine {
                 webhook_id: &webhook_id,
                 url: &notice.url,
                 secret: &notice.secret,
+                previous_secret: notice.previous_secret.as_ref(),
                 payload: Arc::clone(&notice.payload),
                 attempt: notice.attempt,
                 test: false,

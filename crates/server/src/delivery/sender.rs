@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use optout_core::{AttemptResult, WebhookSecret, WebhookUrl};
-use optout_webhook::{header, sign_lusha, sign_standard, Secret};
+use optout_webhook::{header, sign_lusha, sign_standard, Secret, SignError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,6 +40,9 @@ pub struct Sending<'a> {
     pub url: &'a WebhookUrl,
     /// The account secret.
     pub secret: &'a WebhookSecret,
+    /// The secret it replaced, while its rotation grace lasts (spec C3): signs
+    /// `X-Lusha-Signature-Previous` and a second `webhook-signature` entry.
+    pub previous_secret: Option<&'a WebhookSecret>,
     /// The frozen body.
     pub payload: Arc<[u8]>,
     /// `X-Lusha-Attempt`.
@@ -91,6 +94,9 @@ impl Sender {
 
     async fn attempt(&self, sending: &Sending<'_>, timestamp: i64) -> AttemptResult {
         let secret = Secret::new(sending.secret.expose());
+        let previous = sending
+            .previous_secret
+            .map(|previous| Secret::new(previous.expose()));
         let mut request = self
             .client
             .post(sending.url.as_url().clone())
@@ -102,8 +108,14 @@ impl Sender {
             .header(header::TIMESTAMP, timestamp)
             .header(header::WEBHOOK_ID, sending.webhook_id)
             .header(header::ATTEMPT, sending.attempt);
+        if let Some(previous) = &previous {
+            request = request.header(
+                header::SIGNATURE_PREVIOUS,
+                sign_lusha(previous, timestamp, &sending.payload),
+            );
+        }
         if self.config.standard_webhooks {
-            match sign_standard(&secret, sending.webhook_id, timestamp, &sending.payload) {
+            match standard_signatures(&secret, previous.as_ref(), sending, timestamp) {
                 Ok(signature) => {
                     request = request
                         .header(header::STD_ID, sending.webhook_id)
@@ -112,7 +124,7 @@ impl Sender {
                 }
                 Err(_) => tracing::warn!(
                     webhook_id = sending.webhook_id,
-                    "account secret is not base64 after whsec_: Standard Webhooks headers left out"
+                    "an account secret is not base64 after whsec_: Standard Webhooks headers left out"
                 ),
             }
         }
@@ -157,4 +169,25 @@ impl Sender {
             },
         }
     }
+}
+
+/// The `webhook-signature` value: the current secret's `v1` entry, then the previous secret's
+/// during a rotation grace, space-separated as Standard Webhooks allows.
+fn standard_signatures(
+    secret: &Secret,
+    previous: Option<&Secret>,
+    sending: &Sending<'_>,
+    timestamp: i64,
+) -> Result<String, SignError> {
+    let mut signatures = sign_standard(secret, sending.webhook_id, timestamp, &sending.payload)?;
+    if let Some(previous) = previous {
+        signatures.push(' ');
+        signatures.push_str(&sign_standard(
+            previous,
+            sending.webhook_id,
+            timestamp,
+            &sending.payload,
+        )?);
+    }
+    Ok(signatures)
 }

@@ -31,6 +31,7 @@ mod propagation;
 mod receiver;
 mod request_bodies;
 mod restart;
+mod secret_rotation;
 mod snapshot;
 mod subscription_test_delivery;
 mod subscriptions_create;
