@@ -1,21 +1,13 @@
 //! The exposure ledger and the suppression check at intake.
 
-use optout_core::time_format::to_millis;
-use optout_core::{Datapoint, ExposureIntake, NewExposure, Refusal, RefusalReason};
+use optout_core::{ExposureIntake, NewExposure};
+use optout_store::plan::{plan_exposures, ExposureKey};
 use optout_store::StoreError;
 use sqlx::PgConnection;
 use std::collections::{BTreeMap, HashSet};
 
 use crate::error::map_err;
 use crate::locks::{self, ContactAccess};
-
-/// The suppression key of a whole contact.
-pub(crate) const WHOLE_CONTACT: &str = "*";
-
-/// The suppression key of one datapoint.
-pub(crate) fn suppression_key(datapoint: &Datapoint) -> String {
-    format!("{}:{}", datapoint.kind.as_str(), datapoint.value)
-}
 
 pub(crate) async fn record(
     conn: &mut PgConnection,
@@ -31,66 +23,10 @@ pub(crate) async fn record(
     locks::lock_contacts(conn, contacts.iter().copied(), ContactAccess::Shared).await?;
     let known = known_accounts(conn, items).await?;
     let suppressed = suppressions(conn, &contacts).await?;
-    let mut intake = ExposureIntake::default();
-    // Ordered, so concurrent intakes insert shared keys in the same order and never deadlock.
-    let mut candidates: BTreeMap<ExposureKey, (i64, Option<&str>)> = BTreeMap::new();
-    let mut repeats_in_batch = 0;
-    for (index, item) in items.iter().enumerate() {
-        if !known.contains(item.account_id.as_str()) {
-            intake.refused += item.datapoints.len() as u64;
-            intake.refusals.push(Refusal {
-                index,
-                reason: RefusalReason::UnknownAccount,
-            });
-            continue;
-        }
-        let contact = item.contact_id.as_str();
-        let whole = suppressed.contains(&(contact.to_owned(), WHOLE_CONTACT.to_owned()));
-        let mut refused_here = 0;
-        for datapoint in &item.datapoints {
-            if whole || suppressed.contains(&(contact.to_owned(), suppression_key(datapoint))) {
-                refused_here += 1;
-                continue;
-            }
-            let key = (
-                contact.to_owned(),
-                item.account_id.as_str().to_owned(),
-                datapoint.kind.as_str(),
-                datapoint.value.clone(),
-            );
-            let exposed_at = to_millis(item.exposed_at);
-            let partner = item.partner_client_id.as_deref();
-            match candidates.get_mut(&key) {
-                None => {
-                    candidates.insert(key, (exposed_at, partner));
-                }
-                Some(earlier) => {
-                    repeats_in_batch += 1;
-                    if exposed_at < earlier.0 {
-                        *earlier = (exposed_at, partner.or(earlier.1));
-                    } else if earlier.1.is_none() {
-                        earlier.1 = partner;
-                    }
-                }
-            }
-        }
-        if refused_here > 0 {
-            intake.refused += refused_here;
-            intake.refusals.push(Refusal {
-                index,
-                reason: RefusalReason::OptedOut,
-            });
-        }
-    }
-    let candidate_count = candidates.len() as u64;
-    let inserted = upsert_keeping_earliest(conn, candidates).await?;
-    intake.accepted = inserted;
-    intake.duplicates = candidate_count - inserted + repeats_in_batch;
-    Ok(intake)
+    let plan = plan_exposures(items, &known, &suppressed);
+    let inserted = upsert_keeping_earliest(conn, &plan.candidates).await?;
+    Ok(plan.finish(inserted))
 }
-
-/// (contact, account, datapoint type, datapoint value).
-type ExposureKey = (String, String, &'static str, String);
 
 async fn known_accounts(
     conn: &mut PgConnection,
@@ -125,7 +61,7 @@ async fn suppressions(
 /// partner id when it has one). Returns how many were new.
 async fn upsert_keeping_earliest(
     conn: &mut PgConnection,
-    candidates: BTreeMap<ExposureKey, (i64, Option<&str>)>,
+    candidates: &BTreeMap<ExposureKey, (i64, Option<&str>)>,
 ) -> Result<u64, StoreError> {
     if candidates.is_empty() {
         return Ok(0);
@@ -138,11 +74,11 @@ async fn upsert_keeping_earliest(
     let mut dates = Vec::with_capacity(size);
     let mut partners = Vec::with_capacity(size);
     for ((contact, account, kind, value), (exposed_at, partner)) in candidates {
-        contacts.push(contact);
-        accounts.push(account);
-        kinds.push(kind);
-        values.push(value);
-        dates.push(exposed_at);
+        contacts.push(contact.clone());
+        accounts.push(account.clone());
+        kinds.push(*kind);
+        values.push(value.clone());
+        dates.push(*exposed_at);
         partners.push(partner.map(str::to_owned));
     }
     // A known row is rewritten only when the new exposure changes it. `xmax = 0` marks the rows

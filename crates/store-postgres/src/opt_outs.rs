@@ -10,8 +10,8 @@ use sqlx::PgConnection;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::error::map_err;
-use crate::exposures::{suppression_key, WHOLE_CONTACT};
 use crate::locks::{self, AccountAccess, ContactAccess};
+use optout_store::plan::{suppression_key, take_covered, LedgerRow, WHOLE_CONTACT};
 
 /// What recording a batch did.
 #[derive(Debug)]
@@ -194,9 +194,6 @@ async fn claim_key(
     Ok(Some(results))
 }
 
-/// One exposure row of a contact: account, datapoint, date, partner id.
-type LedgerRow = (String, HeldExposure);
-
 /// Every exposure of the batch's contacts, by contact.
 async fn load_exposures(
     conn: &mut PgConnection,
@@ -256,30 +253,6 @@ async fn active_accounts(
     .await
     .map_err(map_err)?;
     Ok(active.into_iter().collect())
-}
-
-/// Removes from `ledger` the exposures this opt-out covers, grouped by account, so a later
-/// opt-out of the same contact in the same batch finds only what is left.
-fn take_covered(
-    ledger: &mut HashMap<String, Vec<LedgerRow>>,
-    opt_out: &NewOptOut,
-) -> BTreeMap<String, Vec<HeldExposure>> {
-    let mut by_account: BTreeMap<String, Vec<HeldExposure>> = BTreeMap::new();
-    let Some(rows) = ledger.get_mut(opt_out.contact_id.as_str()) else {
-        return by_account;
-    };
-    let (covered, kept): (Vec<LedgerRow>, Vec<LedgerRow>) =
-        std::mem::take(rows).into_iter().partition(|(_, held)| {
-            opt_out
-                .datapoints
-                .as_ref()
-                .is_none_or(|chosen| chosen.contains(&held.datapoint))
-        });
-    *rows = kept;
-    for (account, held) in covered {
-        by_account.entry(account).or_default().push(held);
-    }
-    by_account
 }
 
 /// Erases the covered exposures and records what must never be exposed again.

@@ -1,20 +1,12 @@
 //! The exposure ledger and the suppression check at intake.
 
-use optout_core::time_format::to_millis;
-use optout_core::{Datapoint, ExposureIntake, NewExposure, Refusal, RefusalReason};
+use optout_core::{ExposureIntake, NewExposure};
+use optout_store::plan::plan_exposures;
 use optout_store::StoreError;
 use sqlx::SqliteConnection;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use crate::error::map_err;
-
-/// The suppression key of a whole contact.
-pub(crate) const WHOLE_CONTACT: &str = "*";
-
-/// The suppression key of one datapoint.
-pub(crate) fn suppression_key(datapoint: &Datapoint) -> String {
-    format!("{}:{}", datapoint.kind.as_str(), datapoint.value)
-}
 
 pub(crate) async fn record(
     conn: &mut SqliteConnection,
@@ -24,71 +16,17 @@ pub(crate) async fn record(
     // otherwise pay one round trip to SQLite's thread per datapoint.
     let known = known_accounts(conn, items).await?;
     let suppressed = suppressions(conn, items).await?;
-    let mut intake = ExposureIntake::default();
-    let mut candidates: HashMap<ExposureKey, (i64, Option<&str>)> = HashMap::new();
-    let mut repeats_in_batch = 0;
-    for (index, item) in items.iter().enumerate() {
-        if !known.contains(item.account_id.as_str()) {
-            intake.refused += item.datapoints.len() as u64;
-            intake.refusals.push(Refusal {
-                index,
-                reason: RefusalReason::UnknownAccount,
-            });
-            continue;
-        }
-        let contact = item.contact_id.as_str();
-        let whole = suppressed.contains(&(contact.to_owned(), WHOLE_CONTACT.to_owned()));
-        let mut refused_here = 0;
-        for datapoint in &item.datapoints {
-            if whole || suppressed.contains(&(contact.to_owned(), suppression_key(datapoint))) {
-                refused_here += 1;
-                continue;
-            }
-            let key = (
-                contact.to_owned(),
-                item.account_id.as_str().to_owned(),
-                datapoint.kind.as_str(),
-                datapoint.value.clone(),
-            );
-            let exposed_at = to_millis(item.exposed_at);
-            let partner = item.partner_client_id.as_deref();
-            match candidates.get_mut(&key) {
-                None => {
-                    candidates.insert(key, (exposed_at, partner));
-                }
-                Some(earlier) => {
-                    repeats_in_batch += 1;
-                    if exposed_at < earlier.0 {
-                        *earlier = (exposed_at, partner.or(earlier.1));
-                    } else if earlier.1.is_none() {
-                        earlier.1 = partner;
-                    }
-                }
-            }
-        }
-        if refused_here > 0 {
-            intake.refused += refused_here;
-            intake.refusals.push(Refusal {
-                index,
-                reason: RefusalReason::OptedOut,
-            });
-        }
-    }
-    let rows: Vec<serde_json::Value> = candidates
-        .into_iter()
+    let plan = plan_exposures(items, &known, &suppressed);
+    let rows: Vec<serde_json::Value> = plan
+        .candidates
+        .iter()
         .map(|((contact, account, kind, value), (exposed_at, partner))| {
             serde_json::json!([contact, account, kind, value, exposed_at, partner])
         })
         .collect();
-    let candidate_count = rows.len() as u64;
     let inserted = upsert_keeping_earliest(conn, rows).await?;
-    intake.accepted = inserted;
-    intake.duplicates = candidate_count - inserted + repeats_in_batch;
-    Ok(intake)
+    Ok(plan.finish(inserted))
 }
-
-/// (contact, account, datapoint type, datapoint value).
-type ExposureKey = (String, String, &'static str, String);
 
 async fn known_accounts(
     conn: &mut SqliteConnection,

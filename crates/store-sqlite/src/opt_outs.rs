@@ -7,10 +7,10 @@ use optout_core::{
 };
 use optout_store::StoreError;
 use sqlx::SqliteConnection;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use crate::error::map_err;
-use crate::exposures::{suppression_key, WHOLE_CONTACT};
+use optout_store::plan::{suppression_key, take_covered, LedgerRow, WHOLE_CONTACT};
 
 pub(crate) async fn record_batch(
     conn: &mut SqliteConnection,
@@ -104,9 +104,6 @@ pub(crate) async fn record_batch(
     Ok(results)
 }
 
-/// One exposure row of a contact: account, datapoint, date, partner id.
-type LedgerRow = (String, HeldExposure);
-
 /// Every exposure of the batch's contacts, by contact.
 async fn load_exposures(
     conn: &mut SqliteConnection,
@@ -162,30 +159,6 @@ async fn active_accounts(
     .await
     .map_err(map_err)?;
     Ok(active.into_iter().collect())
-}
-
-/// Removes from `ledger` the exposures this opt-out covers, grouped by account, so a later
-/// opt-out of the same contact in the same batch finds only what is left.
-fn take_covered(
-    ledger: &mut HashMap<String, Vec<LedgerRow>>,
-    opt_out: &NewOptOut,
-) -> BTreeMap<String, Vec<HeldExposure>> {
-    let mut by_account: BTreeMap<String, Vec<HeldExposure>> = BTreeMap::new();
-    let Some(rows) = ledger.get_mut(opt_out.contact_id.as_str()) else {
-        return by_account;
-    };
-    let (covered, kept): (Vec<LedgerRow>, Vec<LedgerRow>) =
-        std::mem::take(rows).into_iter().partition(|(_, held)| {
-            opt_out
-                .datapoints
-                .as_ref()
-                .is_none_or(|chosen| chosen.contains(&held.datapoint))
-        });
-    *rows = kept;
-    for (account, held) in covered {
-        by_account.entry(account).or_default().push(held);
-    }
-    by_account
 }
 
 /// The result recorded under this key before, if any.

@@ -10,6 +10,7 @@
 //! locking and batching that suit it, and a use case cannot be left half done by a caller.
 
 mod error;
+pub mod plan;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
