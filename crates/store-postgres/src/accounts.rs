@@ -9,7 +9,8 @@ use optout_store::StoreError;
 use sqlx::{PgConnection, PgExecutor};
 
 use crate::error::map_err;
-use crate::{locks, rows};
+use crate::locks;
+use optout_store::rows;
 
 /// First number handed out when the operator does not choose account ids.
 const FIRST_ALLOCATED_ACCOUNT_ID: i64 = 100_001;

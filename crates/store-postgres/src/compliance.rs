@@ -7,7 +7,7 @@ use optout_store::StoreError;
 use sqlx::PgConnection;
 
 use crate::error::map_err;
-use crate::rows;
+use optout_store::rows;
 
 type NoticeRow = (
     String,

@@ -33,7 +33,6 @@ mod listener;
 mod locks;
 mod notices;
 mod opt_outs;
-mod rows;
 mod scratch;
 mod subscriptions;
 

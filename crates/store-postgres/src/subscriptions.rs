@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use crate::error::{is_unique_violation, map_err};
 use crate::locks::{self, AccountAccess};
 use crate::notices;
-use crate::rows::{self, SubscriptionRow, SUBSCRIPTION_COLUMNS};
+use optout_store::rows::{self, SubscriptionRow, SUBSCRIPTION_COLUMNS};
 
 /// Creates the subscription and releases the account's held notices. Returns it and how many
 /// notices became due.

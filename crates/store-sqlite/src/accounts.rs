@@ -9,7 +9,7 @@ use optout_store::StoreError;
 use sqlx::{SqliteConnection, SqliteExecutor};
 
 use crate::error::{is_unique_violation, map_err};
-use crate::rows;
+use optout_store::rows;
 
 /// First number handed out when the operator does not choose account ids.
 const FIRST_ALLOCATED_ACCOUNT_ID: i64 = 100_001;

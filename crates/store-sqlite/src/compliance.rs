@@ -6,7 +6,7 @@ use optout_core::{ComplianceRecord, ContactId, NoticeId, NoticeStatus, OptOutId,
 use optout_store::StoreError;
 
 use crate::error::map_err;
-use crate::rows;
+use optout_store::rows;
 
 type NoticeRow = (
     String,

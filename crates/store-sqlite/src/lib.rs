@@ -15,7 +15,6 @@ mod error;
 mod exposures;
 mod notices;
 mod opt_outs;
-mod rows;
 mod subscriptions;
 
 use async_trait::async_trait;

@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::error::map_err;
-use crate::rows;
+use optout_store::rows;
 
 /// The block reason set when a notice exhausts its retries (spec C2).
 pub(crate) const MAX_RETRIES_EXCEEDED: &str = "Max retries exceeded";

@@ -10,7 +10,7 @@ use sqlx::{SqliteConnection, SqliteExecutor};
 
 use crate::error::{is_unique_violation, map_err};
 use crate::notices;
-use crate::rows::{self, SubscriptionRow, SUBSCRIPTION_COLUMNS};
+use optout_store::rows::{self, SubscriptionRow, SUBSCRIPTION_COLUMNS};
 
 pub(crate) async fn insert(
     conn: &mut SqliteConnection,

@@ -11,6 +11,7 @@
 
 mod error;
 pub mod plan;
+pub mod rows;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

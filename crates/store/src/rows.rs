@@ -1,18 +1,19 @@
-//! Reading rows back into domain values.
+//! Reading rows back into domain values: both backends store accounts and subscriptions in the
+//! same columns (instants as epoch milliseconds), so one mapping serves them.
 
+use crate::StoreError;
 use optout_core::time_format::from_millis;
 use optout_core::{
     Account, AccountId, AccountName, EntityType, SignalType, Subscription, SubscriptionId,
     SubscriptionName, WebhookUrl,
 };
-use optout_store::StoreError;
 
 /// The columns of `subscriptions`, in the order [`subscription`] reads them.
-pub(crate) const SUBSCRIPTION_COLUMNS: &str =
+pub const SUBSCRIPTION_COLUMNS: &str =
     "id, account_id, url, name, is_active, block_reason, blocked_at, created_at, updated_at";
 
 /// One `subscriptions` row as selected with [`SUBSCRIPTION_COLUMNS`].
-pub(crate) type SubscriptionRow = (
+pub type SubscriptionRow = (
     String,
     String,
     String,
@@ -24,13 +25,11 @@ pub(crate) type SubscriptionRow = (
     i64,
 );
 
-pub(crate) fn account_id(text: &str) -> Result<AccountId, StoreError> {
+pub fn account_id(text: &str) -> Result<AccountId, StoreError> {
     AccountId::parse(text).map_err(|_| StoreError::Corrupt(format!("account id {text:?}")))
 }
 
-pub(crate) fn account(
-    (id, name, created_at): (String, String, i64),
-) -> Result<Account, StoreError> {
+pub fn account((id, name, created_at): (String, String, i64)) -> Result<Account, StoreError> {
     Ok(Account {
         id: account_id(&id)?,
         name: AccountName::parse(&name)
@@ -39,7 +38,7 @@ pub(crate) fn account(
     })
 }
 
-pub(crate) fn subscription(row: SubscriptionRow) -> Result<Subscription, StoreError> {
+pub fn subscription(row: SubscriptionRow) -> Result<Subscription, StoreError> {
     let (id, account, url, name, is_active, block_reason, blocked_at, created_at, updated_at) = row;
     let corrupt = |what: &str| StoreError::Corrupt(format!("{what} of subscription {id}"));
     Ok(Subscription {
