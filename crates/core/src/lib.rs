@@ -22,6 +22,7 @@ pub mod ids;
 pub mod notice;
 pub mod opt_out;
 pub mod page;
+pub mod rate_limit;
 pub mod retry;
 pub mod secret;
 pub mod subscription;

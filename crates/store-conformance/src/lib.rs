@@ -100,6 +100,8 @@ macro_rules! conformance_tests {
             concurrency::opt_outs_racing_subscription_creation_leave_no_notice_behind,
             concurrency::exposures_racing_an_opt_out_are_refused_or_notified,
             concurrency::concurrent_requests_with_one_idempotency_key_record_once,
+            rate_limits::requests_over_the_limit_are_refused_per_account,
+            rate_limits::concurrent_requests_never_exceed_the_limit,
         }
     };
 }

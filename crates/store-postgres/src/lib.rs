@@ -33,11 +33,13 @@ mod listener;
 mod locks;
 mod notices;
 mod opt_outs;
+mod rate_limits;
 mod scratch;
 mod subscriptions;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use optout_core::rate_limit::{RateDecision, RateLimit};
 use optout_core::{
     Account, AccountId, AccountSecrets, ApiKeyHash, ApiKeyId, AttemptOutcome, AuditEntry,
     AuditFilter, AuditStats, ClaimRequest, ClaimedNotice, ComplianceRecord, ExposureIntake,
@@ -368,5 +370,14 @@ impl Store for PostgresStore {
             .await
             .map_err(map_err)?;
         Ok(())
+    }
+
+    async fn take_rate_limit_slot(
+        &self,
+        account_id: &AccountId,
+        limit: RateLimit,
+        now: DateTime<Utc>,
+    ) -> Result<RateDecision, StoreError> {
+        rate_limits::take_slot(&self.pool, account_id, limit, now.timestamp_millis()).await
     }
 }

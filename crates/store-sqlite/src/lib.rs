@@ -15,10 +15,12 @@ mod error;
 mod exposures;
 mod notices;
 mod opt_outs;
+mod rate_limits;
 mod subscriptions;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use optout_core::rate_limit::{RateDecision, RateLimit};
 use optout_core::{
     Account, AccountId, AccountSecrets, ApiKeyHash, ApiKeyId, AttemptOutcome, AuditEntry,
     AuditFilter, AuditStats, ClaimRequest, ClaimedNotice, ComplianceRecord, ExposureIntake,
@@ -48,6 +50,7 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     path: PathBuf,
+    rate_counters: rate_limits::RateCounters,
 }
 
 /// Why a store could not be opened.
@@ -117,6 +120,7 @@ impl SqliteStore {
             writer,
             reader,
             path: path.to_owned(),
+            rate_counters: rate_limits::RateCounters::default(),
         })
     }
 
@@ -361,5 +365,16 @@ impl Store for SqliteStore {
             .await
             .map_err(map_err)?;
         Ok(())
+    }
+
+    async fn take_rate_limit_slot(
+        &self,
+        account_id: &AccountId,
+        limit: RateLimit,
+        now: DateTime<Utc>,
+    ) -> Result<RateDecision, StoreError> {
+        Ok(self
+            .rate_counters
+            .take(account_id, limit, now.timestamp_millis()))
     }
 }

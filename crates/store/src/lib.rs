@@ -22,6 +22,8 @@ use optout_core::{
     Page, PageRequest, Subscription, SubscriptionChanges, SubscriptionId, WebhookSecret,
 };
 
+use optout_core::rate_limit::{RateDecision, RateLimit};
+
 pub use error::StoreError;
 
 /// The service's persistent state, as use cases.
@@ -186,4 +188,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Counts one account API request at `now` against `limit`, unless the account is over it
+    /// (refused requests are not counted). A store shared by several nodes counts for all of
+    /// them; the SQLite store, served by one process, counts in memory.
+    async fn take_rate_limit_slot(
+        &self,
+        account_id: &AccountId,
+        limit: RateLimit,
+        now: DateTime<Utc>,
+    ) -> Result<RateDecision, StoreError>;
 }
