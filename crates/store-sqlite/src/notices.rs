@@ -108,9 +108,14 @@ pub(crate) async fn claim(
         return Ok(Vec::new());
     }
 
-    let targets = delivery_targets(conn, &claimed, request.now).await?;
+    let (targets, unreadable) = delivery_targets(conn, &claimed, request.now).await?;
     let mut notices = Vec::with_capacity(claimed.len());
     for (id, account, payload, attempts, lease_token) in claimed {
+        if unreadable.contains(&account) {
+            // Its lease is kept: it comes due again when the lease ends, and is delivered once
+            // the row is fixed. Nothing else waits for it.
+            continue;
+        }
         let Some(target) = targets.get(&account) else {
             // No active subscription: hold it. Normally unreachable, as notices of such accounts
             // are already held, but a held notice is always better than a lost one.
@@ -121,11 +126,18 @@ pub(crate) async fn claim(
                 .map_err(map_err)?;
             continue;
         };
+        let (Some(notice_id), Ok(account_id)) = (NoticeId::parse(&id), rows::account_id(&account))
+        else {
+            tracing::error!(
+                notice_id = %id,
+                "a notice row cannot be read: skipped, it comes due again when its lease ends"
+            );
+            continue;
+        };
         notices.push(ClaimedNotice {
-            notice_id: NoticeId::parse(&id)
-                .ok_or_else(|| StoreError::Corrupt(format!("notice id {id:?}")))?,
+            notice_id,
             lease_token,
-            account_id: rows::account_id(&account)?,
+            account_id,
             subscription_id: target.subscription_id,
             url: target.url.clone(),
             secret: target.secret.clone(),
@@ -151,7 +163,7 @@ async fn delivery_targets(
     conn: &mut SqliteConnection,
     claimed: &[ClaimRow],
     now: DateTime<Utc>,
-) -> Result<HashMap<String, Target>, StoreError> {
+) -> Result<(HashMap<String, Target>, HashSet<String>), StoreError> {
     let mut accounts: Vec<&str> = claimed.iter().map(|row| row.1.as_str()).collect();
     accounts.sort_unstable();
     accounts.dedup();
@@ -168,11 +180,20 @@ async fn delivery_targets(
     .await
     .map_err(map_err)?;
     let mut targets = HashMap::with_capacity(rows.len());
+    let mut unreadable = HashSet::new();
     for (account, id, url, secret, previous_secret) in rows {
-        let subscription_id = SubscriptionId::parse(&id)
-            .ok_or_else(|| StoreError::Corrupt(format!("subscription id {id:?}")))?;
-        let url = WebhookUrl::from_stored(&url)
-            .ok_or_else(|| StoreError::Corrupt(format!("url of subscription {id}")))?;
+        let (Some(subscription_id), Some(url)) =
+            (SubscriptionId::parse(&id), WebhookUrl::from_stored(&url))
+        else {
+            // A row written around the API must not stop every other account's deliveries.
+            tracing::error!(
+                account_id = %account,
+                subscription_id = %id,
+                "a subscription row cannot be read: its notices wait until it is fixed"
+            );
+            unreadable.insert(account);
+            continue;
+        };
         targets.insert(
             account,
             Target {
@@ -183,7 +204,7 @@ async fn delivery_targets(
             },
         );
     }
-    Ok(targets)
+    Ok((targets, unreadable))
 }
 
 pub(crate) async fn record_attempts(
