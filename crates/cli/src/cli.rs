@@ -98,6 +98,21 @@ pub struct ServeArgs {
     #[arg(long, env = "OPTOUT_RELAY_NO_DELIVERY")]
     pub no_delivery: bool,
 
+    /// Requests per minute each account may make to the account API (429 beyond); 0 turns the
+    /// limit off. With PostgreSQL the count is shared by all nodes.
+    #[arg(long, env = "OPTOUT_RELAY_RATE_LIMIT", default_value_t = 100)]
+    pub rate_limit: u32,
+
+    /// Time a client has to send a request's head before its connection is closed.
+    #[arg(long, env = "OPTOUT_RELAY_HEADER_TIMEOUT", default_value = "10s",
+          value_parser = parse_duration)]
+    pub header_timeout: Duration,
+
+    /// Time a client has to send a request body before it gets 408.
+    #[arg(long, env = "OPTOUT_RELAY_BODY_TIMEOUT", default_value = "30s",
+          value_parser = parse_duration)]
+    pub body_timeout: Duration,
+
     #[command(flatten)]
     pub delivery: DeliveryArgs,
 }

@@ -1,14 +1,19 @@
 //! `optout-relay serve`: the API server and the delivery engine until SIGINT or SIGTERM.
 
 use anyhow::Context;
+use optout_core::rate_limit::RateLimit;
 use optout_core::{SystemClock, UrlPolicy};
 use optout_server::{App, AppConfig};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::ServeArgs;
 use crate::{admin_token, database, delivery, signals};
+
+/// The window `--rate-limit` counts requests in.
+const RATE_WINDOW: Duration = Duration::from_secs(60);
 
 /// Runs the server until a shutdown signal, then drains in-flight requests and deliveries.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -26,6 +31,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.allow_private_targets = args.allow_private_targets;
     config.url_challenge = !args.no_url_challenge;
     delivery::apply(&args.delivery, &mut config);
+    config.rate_limit = RateLimit::new(args.rate_limit, RATE_WINDOW);
+    config.header_timeout = args.header_timeout;
+    config.body_timeout = args.body_timeout;
     if args.allow_insecure_urls || args.allow_private_targets || args.no_url_challenge {
         tracing::warn!(
             allow_insecure_urls = args.allow_insecure_urls,

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, state::AppState};
 use crate::config::AppConfig;
 use crate::delivery::{DeliveryEngine, EngineConfig, Sender, SenderConfig, WorkSignal};
+use crate::http_server;
 use crate::target_guard::TargetGuard;
 
 /// Idle keep-alive connections kept per receiver host: as many as deliveries in flight by
@@ -76,9 +77,7 @@ impl App {
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> std::io::Result<()> {
-        let router = self.router();
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
+        let header_timeout = self.state.config.header_timeout;
+        http_server::serve(listener, self.router(), shutdown, header_timeout).await
     }
 }

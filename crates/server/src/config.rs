@@ -1,5 +1,6 @@
 //! What the server is configured with.
 
+use optout_core::rate_limit::{RateLimit, DEFAULT_RATE_LIMIT};
 use optout_core::UrlPolicy;
 use std::fmt;
 use std::time::Duration;
@@ -52,17 +53,28 @@ pub struct AppConfig {
     pub attempt_timeout: Duration,
     /// Add the Standard Webhooks headers to deliveries.
     pub standard_webhooks: bool,
+    /// Requests each account may make to the account API; `None` turns the limit off.
+    pub rate_limit: Option<RateLimit>,
+    /// How long a client may take to send a request body before it gets 408.
+    pub body_timeout: Duration,
+    /// How long a client may take to send a request's head before the connection is closed.
+    pub header_timeout: Duration,
 }
 
 /// Default time a URL challenge may take (spec A10: 10 s).
 pub const DEFAULT_CHALLENGE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default per-attempt timeout of deliveries (spec C2).
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a client has to send a request body.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time a client has to send a request's head.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default `User-Agent` of outgoing requests (spec C1).
 pub const DEFAULT_USER_AGENT: &str = "Lusha-Webhooks/1.0";
 
 impl AppConfig {
-    /// Production defaults: https only, public targets only, challenge on.
+    /// Production defaults: https only, public targets only, challenge on, 100 requests per
+    /// minute per account.
     pub fn new(admin_token: AdminToken) -> Self {
         Self {
             admin_token,
@@ -73,6 +85,9 @@ impl AppConfig {
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
             standard_webhooks: true,
+            rate_limit: Some(DEFAULT_RATE_LIMIT),
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
         }
     }
 }

@@ -13,6 +13,7 @@ mod app;
 mod challenge;
 pub mod config;
 pub mod delivery;
+mod http_server;
 pub mod intake;
 mod target_guard;
 

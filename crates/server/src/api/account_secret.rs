@@ -38,6 +38,8 @@ const MAX_GRACE_SECONDS: u64 = 7 * 24 * 60 * 60;
         (status = 200, description = "The new secret", body = SecretOut),
         (status = 400, description = "Invalid or unknown query parameter", body = ErrorOut),
         (status = 401, description = "Invalid API key", body = ErrorOut),
+        (status = 429, description = "Too many requests from this account", body = ErrorOut,
+         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
 pub(crate) async fn regenerate_secret(
@@ -72,6 +74,8 @@ pub(crate) async fn regenerate_secret(
     responses(
         (status = 200, description = "The secret", body = SecretOut),
         (status = 401, description = "Invalid API key", body = ErrorOut),
+        (status = 429, description = "Too many requests from this account", body = ErrorOut,
+         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
         (status = 404, description = "Account secret not found. Please generate one first.", body = ErrorOut),
     )
 )]

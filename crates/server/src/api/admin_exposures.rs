@@ -68,6 +68,7 @@ impl From<ExposureIntake> for ExposureIntakeOut {
         (status = 400, description = "Validation failed: every bad item is named by index", body = ErrorOut),
         (status = 401, description = "Invalid admin token", body = ErrorOut),
         (status = 413, description = "Payload too large (64 MiB)", body = ErrorOut),
+        (status = 408, description = "Request body not received in time", body = ErrorOut),
     )
 )]
 pub(crate) async fn record_exposures(

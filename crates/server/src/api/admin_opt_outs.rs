@@ -71,6 +71,7 @@ impl From<&OptOutRecorded> for OptOutRecordedOut {
         (status = 401, description = "Invalid admin token", body = ErrorOut),
         (status = 409, description = "The Idempotency-Key was used for a different request", body = ErrorOut),
         (status = 413, description = "Payload too large (64 MiB)", body = ErrorOut),
+        (status = 408, description = "Request body not received in time", body = ErrorOut),
     )
 )]
 pub(crate) async fn record_opt_outs(

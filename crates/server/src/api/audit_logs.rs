@@ -89,6 +89,8 @@ pub(crate) struct AuditStatsOut {
         (status = 200, description = "A page of attempts", body = AuditLogsOut),
         (status = 400, description = "Invalid or unknown query parameter", body = ErrorOut),
         (status = 401, description = "Invalid API key", body = ErrorOut),
+        (status = 429, description = "Too many requests from this account", body = ErrorOut,
+         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
 pub(crate) async fn list_audit_logs(
@@ -138,6 +140,8 @@ pub(crate) async fn list_audit_logs(
         (status = 200, description = "Counts", body = AuditStatsOut),
         (status = 400, description = "Invalid or unknown query parameter", body = ErrorOut),
         (status = 401, description = "Invalid API key", body = ErrorOut),
+        (status = 429, description = "Too many requests from this account", body = ErrorOut,
+         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
 pub(crate) async fn audit_stats(

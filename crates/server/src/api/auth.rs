@@ -3,6 +3,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use optout_core::rate_limit::RateDecision;
 use optout_core::{AccountId, ApiKey};
 use subtle::ConstantTimeEq;
 
@@ -12,7 +13,8 @@ use super::state::AppState;
 /// The header that carries an account's API key (Lusha's name).
 pub(crate) const API_KEY_HEADER: &str = "api_key";
 
-/// The account that made the request, authenticated by its `api_key` header.
+/// The account that made the request, authenticated by its `api_key` header and counted
+/// against its rate limit (429 with `Retry-After` when over it).
 #[derive(Debug, Clone)]
 pub(crate) struct CallerAccount(pub AccountId);
 
@@ -33,6 +35,15 @@ impl FromRequestParts<AppState> for CallerAccount {
             .find_account_by_api_key(&key.hash())
             .await?
             .ok_or(ApiError::InvalidApiKey)?;
+        if let Some(limit) = state.config.rate_limit {
+            let decision = state
+                .store
+                .take_rate_limit_slot(&account, limit, state.clock.now())
+                .await?;
+            if let RateDecision::Limited { retry_after_secs } = decision {
+                return Err(ApiError::RateLimited { retry_after_secs });
+            }
+        }
         Ok(Self(account))
     }
 }

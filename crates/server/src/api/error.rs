@@ -1,6 +1,7 @@
 //! The API's one error type and its one mapping to HTTP.
 
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use optout_store::StoreError;
@@ -36,6 +37,13 @@ pub(crate) enum ApiError {
     Conflict(&'static str),
     /// The path exists but not with this method.
     MethodNotAllowed,
+    /// The account is over its rate limit; it may retry after this many seconds.
+    RateLimited {
+        /// The `Retry-After` value.
+        retry_after_secs: u64,
+    },
+    /// The request body did not arrive in time.
+    BodyTimeout,
     /// Anything unexpected; details are logged, never sent.
     Internal,
 }
@@ -92,6 +100,12 @@ impl ApiError {
             ),
             Conflict(message) => (StatusCode::CONFLICT, message, None),
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", None),
+            RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Too many requests", None),
+            BodyTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "Request body not received in time",
+                None,
+            ),
             Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal server error",
@@ -103,13 +117,23 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let retry_after = match self {
+            Self::RateLimited { retry_after_secs } => Some(retry_after_secs),
+            _ => None,
+        };
         let (status, message, errors) = self.parts();
         let body = ErrorOut {
             status_code: status.as_u16(),
             message: message.to_owned(),
             errors,
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

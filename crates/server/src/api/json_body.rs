@@ -9,7 +9,10 @@ use axum::extract::{FromRequest, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use serde_json::{Map, Value};
 
+use std::time::Duration;
+
 use super::error::ApiError;
+use super::state::AppState;
 
 /// Largest accepted request body (spec: over 1 MiB gets 413).
 pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -24,11 +27,11 @@ pub(crate) struct JsonObject {
     errors: Vec<String>,
 }
 
-impl<S: Send + Sync> FromRequest<S> for JsonObject {
+impl FromRequest<AppState> for JsonObject {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
-        let value = read_json(request).await?;
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let value = read_json(request, state.config.body_timeout).await?;
         match value {
             Value::Object(fields) => Ok(Self {
                 fields,
@@ -42,13 +45,19 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
 }
 
 /// Checks the content type and size, then parses the body as JSON.
-pub(crate) async fn read_json(request: Request) -> Result<Value, ApiError> {
+pub(crate) async fn read_json(request: Request, timeout: Duration) -> Result<Value, ApiError> {
     if content_type(&request) != Some(BodyFormat::Json) {
         return Err(ApiError::UnsupportedContentType);
     }
     let declared = declared_length(&request);
-    let bytes = read_limited(request.into_body(), declared, MAX_BODY_BYTES).await?;
-    serde_json::from_slice(&bytes).map_err(|error| ApiError::MalformedJson(error.to_string()))
+    let bytes = read_limited(request.into_body(), declared, MAX_BODY_BYTES, timeout).await?;
+    parse_json(&bytes)
+}
+
+/// Parses one JSON document no deeper than [`MAX_NESTING`].
+fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    check_nesting(bytes)?;
+    serde_json::from_slice(bytes).map_err(|error| ApiError::MalformedJson(error.to_string()))
 }
 
 /// A bulk body: its items, and the raw bytes (to fingerprint for idempotency).
@@ -62,18 +71,23 @@ pub(crate) struct BulkBody {
     pub raw: bytes::Bytes,
 }
 
-impl<S: Send + Sync> FromRequest<S> for BulkBody {
+impl FromRequest<AppState> for BulkBody {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         let format = content_type(&request).ok_or(ApiError::UnsupportedContentType)?;
         let declared = declared_length(&request);
-        let raw = read_limited(request.into_body(), declared, MAX_BULK_BODY_BYTES).await?;
+        let raw = read_limited(
+            request.into_body(),
+            declared,
+            MAX_BULK_BODY_BYTES,
+            state.config.body_timeout,
+        )
+        .await?;
         let (items, single) = match format {
-            BodyFormat::Json => match serde_json::from_slice(&raw) {
-                Ok(Value::Array(items)) => (items, false),
-                Ok(value) => (vec![value], true),
-                Err(error) => return Err(ApiError::MalformedJson(error.to_string())),
+            BodyFormat::Json => match parse_json(&raw)? {
+                Value::Array(items) => (items, false),
+                value => (vec![value], true),
             },
             BodyFormat::Ndjson => (parse_ndjson(&raw)?, false),
         };
@@ -87,8 +101,12 @@ fn parse_ndjson(raw: &[u8]) -> Result<Vec<Value>, ApiError> {
         .enumerate()
         .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
         .map(|(number, line)| {
-            serde_json::from_slice(line)
-                .map_err(|error| ApiError::MalformedJson(format!("line {}: {error}", number + 1)))
+            parse_json(line).map_err(|error| match error {
+                ApiError::MalformedJson(detail) => {
+                    ApiError::MalformedJson(format!("line {}: {detail}", number + 1))
+                }
+                other => other,
+            })
         })
         .collect()
 }
@@ -102,18 +120,59 @@ fn declared_length(request: &Request) -> Option<u64> {
         .and_then(|value| value.parse().ok())
 }
 
-/// Reads at most `limit` bytes; a larger declared or actual body is a 413.
+/// Reads at most `limit` bytes within `timeout`; a larger declared or actual body is a 413, a
+/// body still arriving when the time is up (slow-loris) a 408.
 async fn read_limited(
     body: Body,
     declared: Option<u64>,
     limit: usize,
+    timeout: Duration,
 ) -> Result<bytes::Bytes, ApiError> {
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(ApiError::PayloadTooLarge);
     }
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge)
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(ApiError::PayloadTooLarge),
+        Err(_) => Err(ApiError::BodyTimeout),
+    }
+}
+
+/// Deepest nesting of arrays and objects a body may have. The API's bodies are two or three
+/// levels deep; a limit well below serde_json's own keeps hostile bodies cheap to refuse.
+pub(crate) const MAX_NESTING: usize = 32;
+
+/// Refuses a document nested deeper than [`MAX_NESTING`], before it is parsed. Brackets inside
+/// strings do not count; malformed documents are left for the parser to report.
+fn check_nesting(bytes: &[u8]) -> Result<(), ApiError> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in bytes {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(ApiError::MalformedJson(format!(
+                        "JSON is nested deeper than {MAX_NESTING} levels"
+                    )));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The body formats the API reads.
@@ -268,5 +327,38 @@ impl JsonObject {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested(depth: usize) -> String {
+        format!("{}{}", "[".repeat(depth), "]".repeat(depth))
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_passes() {
+        assert!(check_nesting(nested(MAX_NESTING).as_bytes()).is_ok());
+        assert!(parse_json(br#"{"a":[{"b":{"c":[1,2]}}]}"#).is_ok());
+    }
+
+    #[test]
+    fn nesting_beyond_the_limit_is_refused_before_parsing() {
+        let error = parse_json(nested(MAX_NESTING + 1).as_bytes()).unwrap_err();
+        let ApiError::MalformedJson(detail) = error else {
+            panic!("expected malformed JSON, got {error:?}");
+        };
+        assert!(detail.contains("nested deeper than 32"), "{detail}");
+        // Unbalanced openers are refused too, however long.
+        assert!(check_nesting("[".repeat(100_000).as_bytes()).is_err());
+    }
+
+    #[test]
+    fn brackets_inside_strings_do_not_count() {
+        let inside = format!(r#"{{"name":"{}\"{}"}}"#, "[".repeat(100), "{".repeat(100));
+        assert!(check_nesting(inside.as_bytes()).is_ok());
+        assert!(parse_json(inside.as_bytes()).is_ok());
     }
 }

@@ -59,6 +59,8 @@ pub(crate) struct TestDeliveryOut {
         (status = 200, description = "The test's outcome, also when the receiver failed", body = TestDeliveryOut),
         (status = 400, description = "Invalid or unknown query parameter", body = ErrorOut),
         (status = 401, description = "Invalid API key", body = ErrorOut),
+        (status = 429, description = "Too many requests from this account", body = ErrorOut,
+         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
         (status = 403, description = "The account has no secret", body = ErrorOut),
         (status = 404, description = "Resource not found", body = ErrorOut),
     )

@@ -37,8 +37,11 @@ const MAX_DELETE_IDS: usize = 25;
         (status = 201, description = "Created", body = SubscriptionCreatedOut),
         (status = 400, description = "Validation failed, URL validation failed, malformed JSON or wrong content type", body = ErrorOut),
         (status = 401, description = "Invalid API key", body = ErrorOut),
+        (status = 429, description = "Too many requests from this account", body = ErrorOut,
+         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
         (status = 403, description = "A subscription exists already, or the account has no secret", body = ErrorOut),
         (status = 413, description = "Payload too large", body = ErrorOut),
+        (status = 408, description = "Request body not received in time", body = ErrorOut),
         (status = 500, description = "Internal server error", body = ErrorOut),
     )
 )]
@@ -118,6 +121,8 @@ pub(crate) async fn create_opt_out_subscription(
         (status = 200, description = "A page of subscriptions", body = SubscriptionListOut),
         (status = 400, description = "Invalid or unknown query parameter", body = ErrorOut),
         (status = 401, description = "Invalid API key", body = ErrorOut),
+        (status = 429, description = "Too many requests from this account", body = ErrorOut,
+         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
 pub(crate) async fn list_subscriptions(
@@ -159,6 +164,8 @@ pub(crate) async fn list_subscriptions(
     responses(
         (status = 200, description = "The subscription", body = SubscriptionOut),
         (status = 401, description = "Invalid API key", body = ErrorOut),
+        (status = 429, description = "Too many requests from this account", body = ErrorOut,
+         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
         (status = 404, description = "Resource not found", body = ErrorOut),
     )
 )]
@@ -183,8 +190,11 @@ pub(crate) async fn get_subscription(
         (status = 200, description = "The changed subscription (with `secret` if regenerated)", body = SubscriptionOut),
         (status = 400, description = "Validation failed or URL validation failed", body = ErrorOut),
         (status = 401, description = "Invalid API key", body = ErrorOut),
+        (status = 429, description = "Too many requests from this account", body = ErrorOut,
+         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
         (status = 404, description = "Resource not found", body = ErrorOut),
         (status = 413, description = "Payload too large", body = ErrorOut),
+        (status = 408, description = "Request body not received in time", body = ErrorOut),
     )
 )]
 pub(crate) async fn update_subscription(
@@ -244,6 +254,8 @@ pub(crate) async fn update_subscription(
         (status = 200, description = "One result per distinct id", body = DeleteSubscriptionsOut),
         (status = 400, description = "Validation failed", body = ErrorOut),
         (status = 401, description = "Invalid API key", body = ErrorOut),
+        (status = 429, description = "Too many requests from this account", body = ErrorOut,
+         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
 pub(crate) async fn delete_subscriptions(

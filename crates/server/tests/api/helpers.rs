@@ -1,5 +1,6 @@
 //! `spawn_app()`, the app under test and the requests the tests send to it.
 
+use optout_core::rate_limit::RateLimit;
 use optout_core::{RetryPolicy, SystemClock, UrlPolicy};
 use optout_server::{AdminToken, App, AppConfig, EngineConfig};
 use optout_store::Store;
@@ -60,8 +61,12 @@ pub struct TestAccount {
     pub key_id: String,
 }
 
+/// The rate limit of test apps: high enough for tests that poll, low enough to stay on.
+pub const TEST_RATE_LIMIT: u32 = 100_000;
+
 /// The configuration of test apps: insecure URLs and private targets allowed (the receiver is
-/// `http://127.0.0.1`), challenges on with a short timeout.
+/// `http://127.0.0.1`), challenges on with a short timeout, a rate limit no test reaches unless
+/// it lowers it.
 pub fn test_config() -> AppConfig {
     let mut config = AppConfig::new(AdminToken::new(ADMIN_TOKEN).expect("valid admin token"));
     config.url_policy = UrlPolicy {
@@ -70,6 +75,7 @@ pub fn test_config() -> AppConfig {
     config.allow_private_targets = true;
     config.url_challenge = true;
     config.challenge_timeout = CHALLENGE_TIMEOUT;
+    config.rate_limit = RateLimit::new(TEST_RATE_LIMIT, Duration::from_secs(60));
     config
 }
 
