@@ -393,3 +393,54 @@ fn serve_delivers_the_notices_the_cli_records_while_it_runs() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn offline_commands_log_no_personal_data_or_key_at_trace_level() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = database_url(dir.path());
+    let traced = |command: &mut std::process::Command| {
+        let output = run(command
+            .env("RUST_LOG", "trace")
+            .args(["--database-url", &url]));
+        assert!(output.status.success(), "{}", stderr_of(&output));
+        output
+    };
+    let created = traced(relay().args([
+        "account",
+        "create",
+        "--name",
+        "Acme Corp",
+        "--account-id",
+        "4242",
+    ]));
+    let api_key = printed_field(&stdout_of(&created), "api key:");
+    let created = stderr_of(&created);
+    let file = ndjson(
+        dir.path(),
+        "exposures.ndjson",
+        &[
+            exposure("4242", "c-trace", &["trace.marker.zq91@example.com"]),
+            exposure("4242", "c-trace", &["not-an-email-zq92"]),
+        ],
+    );
+    let imported = stderr_of(&traced(relay().args(["exposures", "import"]).arg(&file)));
+    let opted_out = stderr_of(&traced(relay().args([
+        "opt-out",
+        "--contact-id",
+        "c-trace",
+        "--full-name",
+        "Tracy Markerzq93",
+    ])));
+
+    let logs = format!("{created}\n{imported}\n{opted_out}");
+    assert!(logs.contains("TRACE") || logs.contains("DEBUG"), "{logs}");
+    for marker in [
+        "trace.marker.zq91",
+        "not-an-email-zq92",
+        "Markerzq93",
+        api_key.as_str(),
+        api_key.trim_start_matches("oor_"),
+    ] {
+        assert!(!logs.contains(marker), "{marker:?} in the logs:\n{logs}");
+    }
+}
