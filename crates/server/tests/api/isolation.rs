@@ -153,3 +153,99 @@ async fn each_account_has_its_own_subscription_and_secret() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn another_account_cannot_test_deliver_to_the_subscription() {
+    let (app, a, id, b) = two_accounts().await;
+    let challenges = app.receiver.request_count();
+    let before = app.snapshot().await;
+
+    for mode in ["", "?mode=direct", "?mode=full"] {
+        let theirs = app
+            .post_empty(&format!("/api/subscriptions/{id}/test{mode}"), &b.api_key)
+            .await;
+        let nobodys = app
+            .post_empty(
+                &format!("/api/subscriptions/{UNKNOWN_ID}/test{mode}"),
+                &b.api_key,
+            )
+            .await;
+        assert_eq!(theirs.status(), StatusCode::NOT_FOUND, "{mode}");
+        let theirs = theirs.text().await.unwrap();
+        assert_eq!(theirs, nobodys.text().await.unwrap(), "{mode}");
+        assert_eq!(theirs, NOT_FOUND_BODY);
+    }
+
+    assert_eq!(app.snapshot().await, before);
+    assert_eq!(
+        app.receiver.request_count(),
+        challenges,
+        "nothing was sent to A's URL"
+    );
+    let mine = app
+        .post_empty(&format!("/api/subscriptions/{id}/test"), &a.api_key)
+        .await;
+    assert_eq!(mine.status(), StatusCode::OK, "A itself may test");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn another_account_sees_none_of_the_audit_log_or_stats_of_the_subscription() {
+    let (app, a, id, b) = two_accounts().await;
+    let tested = app
+        .post_empty(&format!("/api/subscriptions/{id}/test"), &a.api_key)
+        .await;
+    assert_eq!(tested.status(), StatusCode::OK);
+    let before = app.snapshot().await;
+
+    let logs: Value = app
+        .get(&format!("/api/audit-logs?subscriptionId={id}"), &b.api_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let unfiltered: Value = app
+        .get("/api/audit-logs", &b.api_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let stats: Value = app
+        .get(
+            &format!("/api/audit-logs/stats?subscriptionId={id}"),
+            &b.api_key,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(logs["data"], json!([]), "{logs}");
+    assert_eq!(unfiltered["data"], json!([]), "{unfiltered}");
+    assert_eq!(stats["total"], json!(0), "{stats}");
+    let own: Value = app
+        .get(&format!("/api/audit-logs?subscriptionId={id}"), &a.api_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(own["data"].as_array().map(Vec::len), Some(1), "{own}");
+    assert_eq!(app.snapshot().await, before);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_api_key_of_another_account_never_reaches_this_accounts_secret() {
+    let (app, a, _, b) = two_accounts().await;
+    let a_secret: Value = app.get_secret(&a.api_key).await.json().await.unwrap();
+    let b_secret: Value = app.get_secret(&b.api_key).await.json().await.unwrap();
+
+    assert_ne!(a_secret["secret"], b_secret["secret"]);
+    let before = app.snapshot().await;
+    let regenerated = app.regenerate_secret(&b.api_key).await;
+    let after: Value = app.get_secret(&a.api_key).await.json().await.unwrap();
+    assert_eq!(after, a_secret, "B regenerating changes only B's secret");
+    assert_ne!(json!(regenerated), a_secret["secret"]);
+    assert_ne!(app.snapshot().await, before, "B's own secret did change");
+    app.shutdown().await;
+}
