@@ -5,6 +5,15 @@ use chrono::{DateTime, Utc};
 use optout_core::{NewExposure, NewOptOut};
 use serde_json::Value;
 
+/// Splits a bulk body into items exactly as `POST /admin/exposures` and `POST /admin/opt-outs`
+/// do: a JSON array, one JSON object, or NDJSON lines, none nested deeper than 32 levels. `Err`
+/// is the problem the API answers 400 with.
+pub fn bulk_items(raw: &[u8], ndjson: bool) -> Result<Vec<Value>, String> {
+    crate::api::bulk_items(raw, ndjson)
+        .map(|(items, _single)| items)
+        .map_err(|error| error.describe())
+}
+
 /// Parses one exposure item; `Err` lists its problems, each prefixed with `[index]`.
 /// `now` is the default `exposedAt`.
 pub fn parse_exposure(

@@ -68,6 +68,15 @@ pub(crate) struct ErrorOut {
 pub(crate) const SECRET_NOT_FOUND: &str = "Account secret not found. Please generate one first.";
 
 impl ApiError {
+    /// The message and listed problems, as one line.
+    pub(crate) fn describe(self) -> String {
+        let (_, message, errors) = self.parts();
+        match errors {
+            Some(errors) => format!("{message}: {}", errors.join("; ")),
+            None => message.to_owned(),
+        }
+    }
+
     fn parts(self) -> (StatusCode, &'static str, Option<Vec<String>>) {
         use ApiError::*;
         match self {

@@ -84,15 +84,21 @@ impl FromRequest<AppState> for BulkBody {
             state.config.body_timeout,
         )
         .await?;
-        let (items, single) = match format {
-            BodyFormat::Json => match parse_json(&raw)? {
-                Value::Array(items) => (items, false),
-                value => (vec![value], true),
-            },
-            BodyFormat::Ndjson => (parse_ndjson(&raw)?, false),
-        };
+        let (items, single) = bulk_items(&raw, format == BodyFormat::Ndjson)?;
         Ok(Self { items, single, raw })
     }
+}
+
+/// The items of a bulk body: the elements of a JSON array, the one object (then `true`), or the
+/// lines of NDJSON.
+pub(crate) fn bulk_items(raw: &[u8], ndjson: bool) -> Result<(Vec<Value>, bool), ApiError> {
+    if ndjson {
+        return Ok((parse_ndjson(raw)?, false));
+    }
+    Ok(match parse_json(raw)? {
+        Value::Array(items) => (items, false),
+        value => (vec![value], true),
+    })
 }
 
 /// Parses newline-delimited JSON, skipping blank lines; errors name the line.

@@ -29,6 +29,7 @@ use state::AppState;
 
 pub(crate) use admin_exposures::parse_item as parse_exposure_item;
 pub(crate) use admin_opt_outs::parse_item as parse_opt_out_item;
+pub(crate) use json_body::bulk_items;
 
 /// The whole API.
 pub(crate) fn router(state: AppState) -> Router {
