@@ -29,7 +29,7 @@ impl App {
         config: AppConfig,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
-        let guard = TargetGuard::new(config.allow_private_targets);
+        let guard = TargetGuard::new(config.target_policy());
         let sender = Sender::new(SenderConfig {
             attempt_timeout: config.attempt_timeout,
             user_agent: config.user_agent.clone(),

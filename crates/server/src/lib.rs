@@ -14,7 +14,7 @@ mod challenge;
 pub mod config;
 pub mod delivery;
 pub mod intake;
-mod target_guard;
+pub mod target_guard;
 
 pub use app::App;
 pub use config::{AdminToken, AppConfig};

@@ -33,6 +33,8 @@ mod request_bodies;
 mod restart;
 mod secret_rotation;
 mod snapshot;
+mod ssrf;
+mod ssrf_targets;
 mod subscription_test_delivery;
 mod subscriptions_create;
 mod subscriptions_delete;
