@@ -35,6 +35,7 @@ impl App {
             user_agent: config.user_agent.clone(),
             standard_webhooks: config.standard_webhooks,
             idle_connections_per_host: IDLE_CONNECTIONS_PER_HOST,
+            target_policy: config.target_policy(),
         })?;
         Ok(Self {
             state: AppState {

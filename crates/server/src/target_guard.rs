@@ -2,7 +2,9 @@
 //!
 //! The guard judges the addresses that are actually dialled, after DNS resolution, and those
 //! addresses are the ones connected to, so a second DNS answer cannot swap in another:
-//! registration dials the [`VettedTarget`] that [`TargetGuard::vet`] returns.
+//! registration dials the [`VettedTarget`] that [`TargetGuard::vet`] returns, and deliveries go
+//! through a client whose resolver is the guard's (`GuardedResolver`). A URL whose host is an
+//! IP address never reaches a resolver, so the sender vets it with [`TargetGuard::vet_literal`].
 
 use optout_core::{TargetPolicy, TargetRefused, WebhookUrl};
 use std::net::{IpAddr, SocketAddr};

@@ -34,6 +34,7 @@ mod restart;
 mod secret_rotation;
 mod snapshot;
 mod ssrf;
+mod ssrf_delivery;
 mod ssrf_targets;
 mod subscription_test_delivery;
 mod subscriptions_create;

@@ -33,6 +33,19 @@ impl Target {
 
 const LOOPBACK: Verdict = Verdict::Refused("loopback address");
 
+/// Hosts that spell a loopback address: in a URL with the receiver's port they reach it unless
+/// the guard refuses them. The last one reaches a receiver on `[::1]` instead.
+pub const LOOPBACK_SPELLINGS: &[&str] = &[
+    "127.0.0.1",
+    "2130706433",
+    "127.1",
+    "0x7f.0.0.1",
+    "0177.0.0.1",
+    "localhost",
+    "[::ffff:127.0.0.1]",
+    "[::1]",
+];
+
 /// Every target of the table; loopback ones on `port`.
 pub fn targets(port: u16) -> Vec<Target> {
     let on_port = |host: &str, verdict: Verdict| Target {
