@@ -1,6 +1,7 @@
 //! The command line: subcommands and their flags, each flag with an `OPTOUT_RELAY_*` twin.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use optout_core::Cidr;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -82,9 +83,8 @@ pub struct ServeArgs {
     #[arg(long, env = "OPTOUT_RELAY_ALLOW_INSECURE_URLS")]
     pub allow_insecure_urls: bool,
 
-    /// Accept webhook targets on loopback and private networks (development and tests only).
-    #[arg(long, env = "OPTOUT_RELAY_ALLOW_PRIVATE_TARGETS")]
-    pub allow_private_targets: bool,
+    #[command(flatten)]
+    pub targets: TargetArgs,
 
     /// Do not challenge webhook URLs when they are registered or changed.
     #[arg(long, env = "OPTOUT_RELAY_NO_URL_CHALLENGE")]
@@ -115,6 +115,26 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub delivery: DeliveryArgs,
+}
+
+/// Which addresses webhooks may reach (the SSRF guard); public addresses always may.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Accept webhook targets on loopback, private and every other non-public address
+    /// (development and tests only).
+    #[arg(long, env = "OPTOUT_RELAY_ALLOW_PRIVATE_TARGETS")]
+    pub allow_private_targets: bool,
+
+    /// Also accept webhook targets in this address range, e.g. `10.0.0.0/8`, `fd00::/8` or
+    /// `192.0.2.7` (one address). Repeatable; comma-separated in the environment.
+    #[arg(
+        long = "allow-target",
+        value_name = "CIDR",
+        env = "OPTOUT_RELAY_ALLOW_TARGETS",
+        value_delimiter = ',',
+        value_parser = parse_cidr
+    )]
+    pub allowed_targets: Vec<Cidr>,
 }
 
 /// How notices are delivered.
@@ -154,6 +174,9 @@ pub struct DeliveryArgs {
 pub struct WorkerArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
+
+    #[command(flatten)]
+    pub targets: TargetArgs,
 
     #[command(flatten)]
     pub delivery: DeliveryArgs,
@@ -348,6 +371,10 @@ fn parse_schedule(text: &str) -> Result<RetrySchedule, String> {
     optout_core::RetryPolicy::parse_schedule(text).map(RetrySchedule)
 }
 
+fn parse_cidr(text: &str) -> Result<Cidr, String> {
+    Cidr::parse(text).map_err(|error| error.to_string())
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     optout_core::retry::parse_duration(text)
         .filter(|duration| !duration.is_zero())
@@ -486,5 +513,32 @@ mod tests {
         assert!(
             Cli::try_parse_from(["optout-relay", "serve", "--retry-schedule", "soon"]).is_err()
         );
+    }
+
+    #[test]
+    fn allow_target_is_repeatable_on_serve_and_worker() {
+        for command in ["serve", "worker"] {
+            let cli = Cli::try_parse_from([
+                "optout-relay",
+                command,
+                "--allow-target",
+                "10.0.0.0/8",
+                "--allow-target",
+                "::1",
+            ])
+            .unwrap();
+            let targets = match cli.command {
+                Command::Serve(args) => args.targets,
+                Command::Worker(args) => args.targets,
+                _ => panic!("expected {command}"),
+            };
+            let ranges: Vec<String> = targets
+                .allowed_targets
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            assert_eq!(ranges, ["10.0.0.0/8", "::1/128"], "{command}");
+            assert!(!targets.allow_private_targets);
+        }
     }
 }

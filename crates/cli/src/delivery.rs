@@ -1,11 +1,11 @@
-//! Turning the delivery flags into the engine's configuration, and `optout-relay worker`.
+//! Turning the delivery and target flags into configuration, and `optout-relay worker`.
 
 use optout_core::{RetryPolicy, SystemClock};
 use optout_server::{AdminToken, App, AppConfig, EngineConfig};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{DeliveryArgs, WorkerArgs};
+use crate::cli::{DeliveryArgs, TargetArgs, WorkerArgs};
 use crate::{database, signals};
 
 /// Jitter of retry delays: ±20 % spreads retries of notices that failed together.
@@ -27,6 +27,24 @@ pub fn apply(args: &DeliveryArgs, config: &mut AppConfig) {
     config.user_agent = args.user_agent.clone();
 }
 
+/// Applies the SSRF guard's flags to the application configuration; `serve` and `worker` must
+/// agree, or a URL accepted by one would be refused by the other.
+pub fn apply_targets(args: &TargetArgs, config: &mut AppConfig) {
+    config.allow_private_targets = args.allow_private_targets;
+    config.allowed_targets = args.allowed_targets.clone();
+    if !args.allowed_targets.is_empty() {
+        let ranges: Vec<String> = args
+            .allowed_targets
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        tracing::info!(
+            allowed_targets = ranges.join(","),
+            "webhook targets in these ranges are allowed besides public addresses"
+        );
+    }
+}
+
 /// Runs the delivery engine alone until SIGINT or SIGTERM.
 pub async fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
     let opened = database::open(&args.database.database_url, database::Migrations::Apply).await?;
@@ -34,6 +52,10 @@ pub async fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
     let token = AdminToken::new("worker-serves-no-admin-api").map_err(anyhow::Error::msg)?;
     let mut config = AppConfig::new(token);
     apply(&args.delivery, &mut config);
+    apply_targets(&args.targets, &mut config);
+    if args.targets.allow_private_targets {
+        tracing::warn!("private webhook targets are allowed: development settings are on");
+    }
     let app = App::new(opened.store, config, Arc::new(SystemClock))?;
     if let Some(url) = &opened.postgres_url {
         database::forward_wakeups(url, app.work_signal()).await?;

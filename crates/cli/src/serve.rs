@@ -28,16 +28,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.url_policy = UrlPolicy {
         allow_insecure: args.allow_insecure_urls,
     };
-    config.allow_private_targets = args.allow_private_targets;
+    delivery::apply_targets(&args.targets, &mut config);
     config.url_challenge = !args.no_url_challenge;
     delivery::apply(&args.delivery, &mut config);
     config.rate_limit = RateLimit::new(args.rate_limit, RATE_WINDOW);
     config.header_timeout = args.header_timeout;
     config.body_timeout = args.body_timeout;
-    if args.allow_insecure_urls || args.allow_private_targets || args.no_url_challenge {
+    let allow_private_targets = args.targets.allow_private_targets;
+    if args.allow_insecure_urls || allow_private_targets || args.no_url_challenge {
         tracing::warn!(
             allow_insecure_urls = args.allow_insecure_urls,
-            allow_private_targets = args.allow_private_targets,
+            allow_private_targets,
             url_challenge = config.url_challenge,
             "development settings are on: do not expose this instance"
         );

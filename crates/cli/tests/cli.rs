@@ -2,16 +2,19 @@
 
 mod common;
 
+use common::api;
 use common::process::{
     create_account, database_url, relay, run, stdout_of, strip_ansi, Server, ADMIN_TOKEN,
 };
+use common::receiver::Receiver;
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::ExitStatus;
+use std::time::Duration;
 
 /// Every flag of `serve` and its environment twin.
-const SERVE_FLAGS: [(&str, &str); 6] = [
+const SERVE_FLAGS: [(&str, &str); 7] = [
     ("--listen", "OPTOUT_RELAY_LISTEN"),
     ("--database-url", "OPTOUT_RELAY_DATABASE_URL"),
     ("--admin-token", "OPTOUT_RELAY_ADMIN_TOKEN"),
@@ -20,6 +23,7 @@ const SERVE_FLAGS: [(&str, &str); 6] = [
         "--allow-private-targets",
         "OPTOUT_RELAY_ALLOW_PRIVATE_TARGETS",
     ),
+    ("--allow-target", "OPTOUT_RELAY_ALLOW_TARGETS"),
     ("--no-url-challenge", "OPTOUT_RELAY_NO_URL_CHALLENGE"),
 ];
 
@@ -261,4 +265,83 @@ fn openapi_prints_the_document_as_valid_json() {
     let generated: Value = serde_json::from_str(&optout_server::openapi_document()).unwrap();
     assert_eq!(printed, generated);
     assert!(printed["paths"]["/api/subscriptions/opt-out"].is_object());
+}
+
+#[test]
+fn a_bad_allow_target_range_stops_serve_and_worker_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = database_url(dir.path());
+    for (args, env, expected) in [
+        (
+            vec!["serve", "--allow-target", "10.0.0.1/8"],
+            None,
+            "host bits are set (did you mean 10.0.0.0/8?)",
+        ),
+        (
+            vec!["worker", "--allow-target", "localhost"],
+            None,
+            "\"localhost\" is not an IP address",
+        ),
+        (
+            vec!["serve"],
+            Some("10.0.0.0/8,::1/129"),
+            "the prefix length must be a number from 0 to 128",
+        ),
+    ] {
+        let mut command = relay();
+        command.args(&args).args(["--database-url", &database]);
+        if let Some(ranges) = env {
+            command.env("OPTOUT_RELAY_ALLOW_TARGETS", ranges);
+        }
+        let output = run(&mut command);
+
+        assert_eq!(output.status.code(), Some(2), "{args:?} {env:?}");
+        let stderr = strip_ansi(&String::from_utf8_lossy(&output.stderr));
+        assert!(stderr.contains("--allow-target"), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    assert!(
+        !dir.path().join("optout-relay.db").exists(),
+        "nothing starts on a bad range"
+    );
+}
+
+#[test]
+fn serve_reaches_a_receiver_in_an_allowed_range_without_allowing_private_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start(Duration::from_millis(1));
+    let mut server = Server::start(
+        dir.path(),
+        &[
+            "--admin-token",
+            ADMIN_TOKEN,
+            "--allow-insecure-urls",
+            "--allow-target",
+            "10.0.0.0/8",
+            "--allow-target",
+            "127.0.0.0/8",
+        ],
+    );
+    let account = api::create_account(&server, "In range");
+
+    // The challenge and the delivery both go to 127.0.0.1.
+    api::subscribe(&server, &account, &receiver);
+    api::record_exposures(
+        &server,
+        &[json!({
+            "accountId": account.id,
+            "contactId": "contact-1",
+            "datapoints": [{ "datapointId": "jane@example.com", "datapointType": "email" }],
+        })],
+    );
+    api::record_opt_outs_ndjson(
+        &server,
+        &[json!({ "contactId": "contact-1", "fullName": "Jane Doe" })],
+    );
+
+    let seen = receiver
+        .wait_until(Duration::from_secs(30), |seen| seen.unique() >= 1)
+        .unwrap_or_else(|_| panic!("no delivery; stderr:\n{}", server.stderr()));
+    assert!(seen.bad_signatures.is_empty(), "{:?}", seen.bad_signatures);
+    assert_eq!(server.terminate().code(), Some(0), "{}", server.stderr());
 }

@@ -60,8 +60,14 @@ fn serve_without_delivery_only_records_and_the_worker_delivers_then_exits_0_on_s
         receiver.posts()
     );
 
-    let mut worker =
-        Daemon::spawn(relay().args(["worker", "--database-url", &database_url(dir.path())]));
+    // The receiver is on 127.0.0.1: the worker reaches it through an allowed range.
+    let mut worker = Daemon::spawn(relay().args([
+        "worker",
+        "--database-url",
+        &database_url(dir.path()),
+        "--allow-target",
+        "127.0.0.0/8",
+    ]));
     let seen = receiver
         .wait_until(Duration::from_secs(30), |seen| seen.unique() >= expected)
         .unwrap_or_else(|seen| {

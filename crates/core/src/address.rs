@@ -2,9 +2,20 @@
 //!
 //! A webhook URL is chosen by a customer, so the server must not be talked into calling its own
 //! network. Every address the guard would dial is classified here; embedded IPv4 addresses inside
-//! IPv6 encodings (mapped, compatible, NAT64, 6to4) are classified as the IPv4 address they carry.
+//! IPv6 encodings (mapped, translated, compatible, NAT64, 6to4) are classified as the IPv4 address
+//! they carry, and such an encoding of a public IPv4 address is refused too: a receiver has no
+//! reason to publish one, and the IPv4 address itself can be used instead.
+//!
+//! The ranges follow the IANA IPv4 and IPv6 special-purpose address registries. IPv6 is judged
+//! by allow-list: only global unicast space (`2000::/3`) can be public, so unassigned space
+//! (`fe00::/9`, `4000::/3`, ...) is refused without being listed.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// The instance metadata service of EC2 over IPv6 (the IPv4 one is 169.254.169.254).
+const AWS_METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254);
+/// The instance metadata service of most clouds (AWS, GCP, Azure, OpenStack, ...).
+const CLOUD_METADATA_V4: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
 
 /// Why an address is not a public unicast target, or `None` if it is one.
 pub fn non_public_reason(ip: IpAddr) -> Option<&'static str> {
@@ -15,21 +26,31 @@ pub fn non_public_reason(ip: IpAddr) -> Option<&'static str> {
 }
 
 fn v4_reason(ip: Ipv4Addr) -> Option<&'static str> {
+    if ip == CLOUD_METADATA_V4 {
+        return Some("cloud metadata address");
+    }
+    if ip.is_unspecified() {
+        return Some("unspecified address");
+    }
+    if ip.is_broadcast() {
+        return Some("broadcast address");
+    }
     let [a, b, c, _] = ip.octets();
     let reason = match (a, b, c) {
-        (0, _, _) => "unspecified address",
+        (0, _, _) => "this-network address",
         (10, _, _) => "private address",
         (100, 64..=127, _) => "shared (CGNAT) address",
         (127, _, _) => "loopback address",
-        (169, 254, _) => "link-local or cloud metadata address",
+        (169, 254, _) => "link-local address",
         (172, 16..=31, _) => "private address",
+        // Also holds Oracle Cloud's metadata service, 192.0.0.192.
         (192, 0, 0) => "IETF protocol assignment",
         (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => "documentation address",
         (192, 88, 99) => "6to4 relay anycast address",
         (192, 168, _) => "private address",
         (198, 18..=19, _) => "benchmarking address",
         (224..=239, _, _) => "multicast address",
-        (240..=255, _, _) => "reserved or broadcast address",
+        (240..=255, _, _) => "reserved address",
         _ => return None,
     };
     Some(reason)
@@ -42,43 +63,50 @@ fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
     if ip.is_loopback() {
         return Some("loopback address");
     }
+    if ip == AWS_METADATA_V6 {
+        return Some("cloud metadata address");
+    }
     if let Some(v4) = embedded_v4(ip) {
         return v4_reason(v4).or(Some("IPv6 encoding of an IPv4 address"));
     }
-    let segments = ip.segments();
-    let first = segments[0];
-    let reason = match first {
-        0xfc00..=0xfdff => "unique local address",
-        0xfe80..=0xfebf => "link-local address",
-        0xfec0..=0xfeff => "site-local address",
-        0xff00..=0xffff => "multicast address",
-        0x2001 if segments[1] == 0x0db8 => "documentation address",
-        0x2001 if segments[1] == 0 => "Teredo address",
-        0x2001 if segments[1] < 0x0200 => "IETF protocol assignment",
-        0x3fff if segments[1] < 0x1000 => "documentation address",
-        0x0100 if segments[1..4] == [0, 0, 0] => "discard-only address",
-        0x0000..=0x00ff => "reserved address",
-        _ => return None,
+    let reason = match ip.segments() {
+        // Local-use NAT64 (RFC 8215): where the IPv4 address sits depends on the local prefix
+        // length, so it cannot be read back; the range is not global anyway.
+        [0x64, 0xff9b, 1, ..] => "local-use NAT64 address",
+        [0x2001, 0x0db8, ..] => "documentation address",
+        [0x2001, 0x0000, ..] => "Teredo address",
+        [0x2001, 0x0000..=0x01ff, ..] => "IETF protocol assignment",
+        [0x3fff, 0x0000..=0x0fff, ..] => "documentation address",
+        [0x2000..=0x3fff, ..] => return None,
+        [0x0100, 0, 0, 0, ..] => "discard-only address",
+        [0xfc00..=0xfdff, ..] => "unique local address",
+        [0xfe80..=0xfebf, ..] => "link-local address",
+        [0xfec0..=0xfeff, ..] => "site-local address",
+        [0xff00..=0xffff, ..] => "multicast address",
+        _ => "reserved address",
     };
     Some(reason)
 }
 
-/// The IPv4 address carried by an IPv4-mapped, IPv4-compatible, NAT64 or 6to4 IPv6 address.
+/// The IPv4 address carried by an IPv4-mapped, IPv4-translated, IPv4-compatible, well-known
+/// NAT64 or 6to4 IPv6 address.
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = ip.segments();
-    let tail = || Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    let v4 = |hi: u16, lo: u16| {
+        let [a, b] = hi.to_be_bytes();
+        let [c, d] = lo.to_be_bytes();
+        Ipv4Addr::new(a, b, c, d)
+    };
     match s {
-        // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (compatible, deprecated).
-        [0, 0, 0, 0, 0, 0xffff, _, _] | [0, 0, 0, 0, 0, 0, _, _] => Some(tail()),
-        // 64:ff9b::a.b.c.d (well-known NAT64) and 64:ff9b:1::/48 (local-use NAT64).
-        [0x64, 0xff9b, 0, 0, 0, 0, _, _] | [0x64, 0xff9b, 1, ..] => Some(tail()),
+        // ::ffff:a.b.c.d (mapped), ::ffff:0:a.b.c.d (translated, RFC 2765) and ::a.b.c.d
+        // (compatible, deprecated).
+        [0, 0, 0, 0, 0, 0xffff, hi, lo]
+        | [0, 0, 0, 0, 0xffff, 0, hi, lo]
+        | [0, 0, 0, 0, 0, 0, hi, lo] => Some(v4(hi, lo)),
+        // 64:ff9b::a.b.c.d (well-known NAT64, RFC 6052).
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(v4(hi, lo)),
         // 2002:AABB:CCDD::/48 (6to4).
-        [0x2002, hi, lo, ..] => Some(Ipv4Addr::new(
-            (hi >> 8) as u8,
-            hi as u8,
-            (lo >> 8) as u8,
-            lo as u8,
-        )),
+        [0x2002, hi, lo, ..] => Some(v4(hi, lo)),
         _ => None,
     }
 }
@@ -137,5 +165,50 @@ mod tests {
             reason("::ffff:8.8.8.8"),
             Some("IPv6 encoding of an IPv4 address")
         );
+    }
+
+    #[test]
+    fn each_range_is_named_by_its_reason() {
+        for (ip, expected) in [
+            ("0.0.0.0", "unspecified address"),
+            ("0.1.2.3", "this-network address"),
+            ("127.255.255.254", "loopback address"),
+            ("169.254.169.254", "cloud metadata address"),
+            ("169.254.0.1", "link-local address"),
+            ("100.100.100.200", "shared (CGNAT) address"),
+            ("192.0.0.192", "IETF protocol assignment"),
+            ("192.88.99.1", "6to4 relay anycast address"),
+            ("198.19.255.255", "benchmarking address"),
+            ("239.255.255.250", "multicast address"),
+            ("240.0.0.1", "reserved address"),
+            ("255.255.255.255", "broadcast address"),
+            ("::", "unspecified address"),
+            ("::1", "loopback address"),
+            ("fd00:ec2::254", "cloud metadata address"),
+            ("::ffff:169.254.169.254", "cloud metadata address"),
+            ("::ffff:0:10.0.0.1", "private address"),
+            ("::10.0.0.1", "private address"),
+            ("64:ff9b::127.0.0.1", "loopback address"),
+            ("64:ff9b:1::8.8.8.8", "local-use NAT64 address"),
+            ("2002:c0a8:0101::1", "private address"),
+            ("2002:0808:0808::1", "IPv6 encoding of an IPv4 address"),
+            ("100::1", "discard-only address"),
+            ("100:0:0:1::1", "reserved address"),
+            ("2001::1", "Teredo address"),
+            ("2001:1ff::1", "IETF protocol assignment"),
+            ("2001:200::1", "public"),
+            ("2001:db8::1", "documentation address"),
+            ("3fff:fff::1", "documentation address"),
+            ("3fff:1000::1", "public"),
+            ("fc00::1", "unique local address"),
+            ("fe00::1", "reserved address"),
+            ("febf::1", "link-local address"),
+            ("fec0::1", "site-local address"),
+            ("ff0e::1", "multicast address"),
+            ("4000::1", "reserved address"),
+            ("5f00::1", "reserved address"),
+        ] {
+            assert_eq!(reason(ip).unwrap_or("public"), expected, "{ip}");
+        }
     }
 }

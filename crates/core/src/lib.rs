@@ -1,9 +1,9 @@
 //! Domain types and rules of optout-relay, with no I/O.
 //!
 //! This crate is what the rest of the workspace agrees on: identifiers, accounts, subscriptions,
-//! webhook URLs, secrets, API keys, time formats and the address classification used by the SSRF
-//! guard. Nothing here touches a database, the network or the system clock directly; the clock is
-//! a trait so tests can control time.
+//! webhook URLs, secrets, API keys, time formats, and the address classification, CIDR ranges and
+//! target policy of the SSRF guard. Nothing here touches a database, the network or the system
+//! clock directly; the clock is a trait so tests can control time.
 //!
 //! Design decision a newcomer may question: values are parsed into newtypes once, at the edge
 //! (`WebhookUrl::parse`, `AccountId::parse`, ...), and the rest of the code only ever sees the
@@ -14,6 +14,7 @@ pub mod account;
 pub mod address;
 pub mod api_key;
 pub mod audit;
+pub mod cidr;
 pub mod clock;
 pub mod compliance;
 pub mod datapoint;
@@ -26,12 +27,14 @@ pub mod rate_limit;
 pub mod retry;
 pub mod secret;
 pub mod subscription;
+pub mod target_policy;
 pub mod time_format;
 pub mod webhook_url;
 
 pub use account::{Account, AccountId, AccountName, NewAccount};
 pub use api_key::{ApiKey, ApiKeyHash, ApiKeyId, NewApiKey};
 pub use audit::{AuditEntry, AuditFilter, AuditStats, AuditStatus};
+pub use cidr::{Cidr, CidrError};
 pub use clock::{Clock, SystemClock};
 pub use compliance::{ComplianceRecord, RecipientRecord};
 pub use datapoint::{ContactId, Datapoint, DatapointKind};
@@ -51,4 +54,5 @@ pub use secret::{AccountSecrets, WebhookSecret};
 pub use subscription::{
     EntityType, NewSubscription, SignalType, Subscription, SubscriptionChanges, SubscriptionName,
 };
+pub use target_policy::{TargetPolicy, TargetRefused};
 pub use webhook_url::{UrlPolicy, WebhookUrl};

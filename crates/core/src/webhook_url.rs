@@ -131,4 +131,60 @@ mod tests {
         assert!(WebhookUrl::parse("https://example.com/\r\nX: y", STRICT).is_err());
         assert!(WebhookUrl::parse("https://example.com/#frag", STRICT).is_err());
     }
+
+    /// The SSRF guard classifies the parsed host, so every odd spelling of an IPv4 address must
+    /// reach it as the address itself, never as a name to resolve. The WHATWG parser behind
+    /// `url` does that for http(s) URLs.
+    #[test]
+    fn numeric_host_spellings_are_normalised_to_the_address() {
+        use std::net::{Ipv4Addr, Ipv6Addr};
+        use url::Host;
+
+        let loopback = Host::Ipv4(Ipv4Addr::new(127, 0, 0, 1));
+        for host in [
+            "127.0.0.1",
+            "2130706433",
+            "0x7f000001",
+            "0177.0.0.1",
+            "0x7f.1",
+            "0x7F.0.0.1",
+            "127.1",
+            "127.0.1",
+            "0177.1",
+            "017700000001",
+            "127.0.0.1.",
+            "%31%32%37.0.0.1",
+            "\u{ff11}\u{ff12}\u{ff17}.0.0.1",
+            "127\u{3002}0\u{3002}0\u{3002}1",
+        ] {
+            let url = WebhookUrl::parse(&format!("https://{host}:8443/hook"), STRICT).unwrap();
+            assert_eq!(url.as_url().host(), Some(loopback.clone()), "{host}");
+            assert_eq!(url.as_str(), "https://127.0.0.1:8443/hook", "{host}");
+        }
+        for (host, expected) in [
+            ("0", [0, 0, 0, 0]),
+            ("0x0", [0, 0, 0, 0]),
+            ("0xA9FEA9FE", [169, 254, 169, 254]),
+        ] {
+            let url = WebhookUrl::parse(&format!("https://{host}/"), STRICT).unwrap();
+            assert_eq!(
+                url.as_url().host(),
+                Some(Host::Ipv4(expected.into())),
+                "{host}"
+            );
+        }
+        let mapped = WebhookUrl::parse("https://[0:0:0:0:0:ffff:7f00:1]/", STRICT).unwrap();
+        assert_eq!(
+            mapped.as_url().host(),
+            Some(Host::Ipv6(Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0x7f00, 1)))
+        );
+        assert_eq!(mapped.as_str(), "https://[::ffff:7f00:1]/");
+        // Out of range numbers are not addresses, and not host names either.
+        for host in ["4294967296", "127.0.0.256", "0x1.0x1.0x1.0x100"] {
+            assert!(
+                WebhookUrl::parse(&format!("https://{host}/"), STRICT).is_err(),
+                "{host}"
+            );
+        }
+    }
 }

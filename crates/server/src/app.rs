@@ -30,12 +30,13 @@ impl App {
         config: AppConfig,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
-        let guard = TargetGuard::new(config.allow_private_targets);
+        let guard = TargetGuard::new(config.target_policy());
         let sender = Sender::new(SenderConfig {
             attempt_timeout: config.attempt_timeout,
             user_agent: config.user_agent.clone(),
             standard_webhooks: config.standard_webhooks,
             idle_connections_per_host: IDLE_CONNECTIONS_PER_HOST,
+            target_policy: config.target_policy(),
         })?;
         Ok(Self {
             state: AppState {

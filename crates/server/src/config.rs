@@ -1,7 +1,7 @@
 //! What the server is configured with.
 
 use optout_core::rate_limit::{RateLimit, DEFAULT_RATE_LIMIT};
-use optout_core::UrlPolicy;
+use optout_core::{Cidr, TargetPolicy, UrlPolicy};
 use std::fmt;
 use std::time::Duration;
 
@@ -41,8 +41,11 @@ pub struct AppConfig {
     pub admin_token: AdminToken,
     /// Which URL schemes webhooks may use.
     pub url_policy: UrlPolicy,
-    /// Accept webhook targets on loopback and private networks (development and tests only).
+    /// Accept webhook targets on loopback and private networks, and every other non-public
+    /// address (development and tests only).
     pub allow_private_targets: bool,
+    /// Non-public address ranges webhooks may reach anyway, e.g. a receiver on `10.0.0.0/8`.
+    pub allowed_targets: Vec<Cidr>,
     /// Challenge a webhook URL before accepting it (spec A10).
     pub url_challenge: bool,
     /// How long a URL challenge may take.
@@ -80,6 +83,7 @@ impl AppConfig {
             admin_token,
             url_policy: UrlPolicy::default(),
             allow_private_targets: false,
+            allowed_targets: Vec::new(),
             url_challenge: true,
             challenge_timeout: DEFAULT_CHALLENGE_TIMEOUT,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
@@ -89,5 +93,10 @@ impl AppConfig {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
         }
+    }
+
+    /// The SSRF guard's policy: registration, test deliveries and the engine all apply it.
+    pub fn target_policy(&self) -> TargetPolicy {
+        TargetPolicy::new(self.allow_private_targets, self.allowed_targets.clone())
     }
 }

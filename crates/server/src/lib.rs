@@ -15,7 +15,7 @@ pub mod config;
 pub mod delivery;
 mod http_server;
 pub mod intake;
-mod target_guard;
+pub mod target_guard;
 
 pub use app::App;
 pub use config::{AdminToken, AppConfig};

@@ -76,7 +76,13 @@ impl ExtraNodes {
         let mut nodes = Self::default();
         for _ in 0..count {
             let child = Command::new(&binary)
-                .args(["worker", "--database-url", database_url])
+                // The benchmark's receiver is on 127.0.0.1.
+                .args([
+                    "worker",
+                    "--database-url",
+                    database_url,
+                    "--allow-private-targets",
+                ])
                 .args(["--delivery-concurrency", &concurrency.to_string()])
                 .env("RUST_LOG", "warn")
                 .stdin(Stdio::null())

@@ -13,7 +13,7 @@ pub(crate) async fn accept_url(state: &AppState, url: &WebhookUrl) -> Result<(),
         .guard
         .vet(url)
         .await
-        .map_err(|reason| ApiError::UrlValidationFailed(vec![reason]))?;
+        .map_err(|refused| ApiError::UrlValidationFailed(vec![refused.to_string()]))?;
     if !state.config.url_challenge {
         return Ok(());
     }

@@ -5,6 +5,7 @@
 //! SQLite) covers many deliveries.
 
 mod engine;
+mod guarded_resolver;
 mod recorder;
 mod sender;
 mod signal;

@@ -1,11 +1,15 @@
-//! One HTTP attempt: sign the frozen body, POST it, classify the response.
+//! One HTTP attempt: vet the target, sign the frozen body, POST it, classify the response.
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use optout_core::{AttemptResult, WebhookSecret, WebhookUrl};
+use optout_core::{AttemptResult, TargetPolicy, WebhookSecret, WebhookUrl};
 use optout_webhook::{header, sign_lusha, sign_standard, Secret, SignError};
+use std::error::Error as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use super::guarded_resolver::GuardedResolver;
+use crate::target_guard::{TargetError, TargetGuard};
 
 /// Largest part of a response body that is read; the body carries no meaning (spec C2), it is
 /// read only so the connection can be reused.
@@ -22,12 +26,16 @@ pub struct SenderConfig {
     pub standard_webhooks: bool,
     /// Idle keep-alive connections kept per host.
     pub idle_connections_per_host: usize,
+    /// The addresses deliveries may go to (the SSRF guard).
+    pub target_policy: TargetPolicy,
 }
 
-/// The shared HTTP client of all deliveries (keep-alive pooled, redirects never followed).
+/// The shared HTTP client of all deliveries (keep-alive pooled, redirects never followed, every
+/// dialled address vetted by the SSRF guard).
 #[derive(Debug, Clone)]
 pub struct Sender {
     client: reqwest::Client,
+    guard: TargetGuard,
     config: Arc<SenderConfig>,
 }
 
@@ -65,9 +73,12 @@ pub struct SendResult {
 impl Sender {
     /// Builds the client.
     pub fn new(config: SenderConfig) -> Result<Self, reqwest::Error> {
+        let guard = TargetGuard::new(config.target_policy.clone());
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would dial the target itself, past the guard's resolver.
             .no_proxy()
+            .dns_resolver(Arc::new(GuardedResolver::new(guard.clone())))
             .timeout(config.attempt_timeout)
             .connect_timeout(config.attempt_timeout)
             .pool_max_idle_per_host(config.idle_connections_per_host)
@@ -76,6 +87,7 @@ impl Sender {
             .build()?;
         Ok(Self {
             client,
+            guard,
             config: Arc::new(config),
         })
     }
@@ -93,6 +105,10 @@ impl Sender {
     }
 
     async fn attempt(&self, sending: &Sending<'_>, timestamp: i64) -> AttemptResult {
+        // An IP address in the URL is dialled without asking the resolver: vet it here.
+        if let Err(refused) = self.guard.vet_literal(sending.url) {
+            return target_failure(sending, &TargetError::Refused(refused));
+        }
         let secret = Secret::new(sending.secret.expose());
         let previous = sending
             .previous_secret
@@ -155,20 +171,54 @@ impl Sender {
                     }
                 }
             }
-            Err(error) if error.is_timeout() => AttemptResult::Failed {
-                status_code: None,
-                error: format!("timeout after {timeout_ms} ms"),
-            },
-            Err(error) if error.is_connect() => AttemptResult::Failed {
-                status_code: None,
-                error: "connection failed".to_owned(),
-            },
-            Err(_) => AttemptResult::Failed {
-                status_code: None,
-                error: "request failed".to_owned(),
+            Err(error) => match target_error(&error) {
+                Some(target) => target_failure(sending, target),
+                None => AttemptResult::Failed {
+                    status_code: None,
+                    error: no_response_reason(&error, timeout_ms),
+                },
             },
         }
     }
+}
+
+/// Why a request got no response, for the audit log.
+fn no_response_reason(error: &reqwest::Error, timeout_ms: u128) -> String {
+    if error.is_timeout() {
+        format!("timeout after {timeout_ms} ms")
+    } else if error.is_connect() {
+        "connection failed".to_owned()
+    } else {
+        "request failed".to_owned()
+    }
+}
+
+/// The failed attempt of a target the guard refused or could not resolve; nothing was sent.
+fn target_failure(sending: &Sending<'_>, target: &TargetError) -> AttemptResult {
+    if let TargetError::Refused(refused) = target {
+        tracing::warn!(
+            webhook_id = sending.webhook_id,
+            address = %refused.address(),
+            reason = refused.reason(),
+            "delivery target refused by the SSRF guard"
+        );
+    }
+    AttemptResult::Failed {
+        status_code: None,
+        error: target.to_string(),
+    }
+}
+
+/// The guard's error, where the resolver put it: somewhere in the request error's source chain.
+fn target_error(error: &reqwest::Error) -> Option<&TargetError> {
+    let mut cause = error.source();
+    while let Some(current) = cause {
+        if let Some(target) = current.downcast_ref::<TargetError>() {
+            return Some(target);
+        }
+        cause = current.source();
+    }
+    None
 }
 
 /// The `webhook-signature` value: the current secret's `v1` entry, then the previous secret's

@@ -39,10 +39,10 @@ struct Shared {
     challenges: Mutex<Vec<String>>,
 }
 
-/// An axum server on `127.0.0.1:0`, stopped when dropped.
+/// An axum server on `127.0.0.1:0` (or the address given to `spawn_on`), stopped when dropped.
 #[derive(Debug)]
 pub struct TestReceiver {
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (or `http://[::1]:PORT`).
     pub address: String,
     shared: Arc<Shared>,
     server: JoinHandle<()>,
@@ -51,9 +51,12 @@ pub struct TestReceiver {
 impl TestReceiver {
     /// Starts a receiver that echoes challenges correctly.
     pub async fn spawn() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind receiver");
+        Self::spawn_on("127.0.0.1:0").await
+    }
+
+    /// Starts a receiver that echoes challenges correctly, bound on `address` (e.g. `[::1]:0`).
+    pub async fn spawn_on(address: &str) -> Self {
+        let listener = TcpListener::bind(address).await.expect("bind receiver");
         let address = format!(
             "http://{}",
             listener.local_addr().expect("receiver address")
