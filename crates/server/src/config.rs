@@ -1,6 +1,6 @@
 //! What the server is configured with.
 
-use optout_core::UrlPolicy;
+use optout_core::{Keyring, UrlPolicy};
 use std::fmt;
 use std::time::Duration;
 
@@ -52,6 +52,8 @@ pub struct AppConfig {
     pub attempt_timeout: Duration,
     /// Add the Standard Webhooks headers to deliveries.
     pub standard_webhooks: bool,
+    /// The master keys that seal account secrets at rest: the active one seals, all open.
+    pub keyring: Keyring,
 }
 
 /// Default time a URL challenge may take (spec A10: 10 s).
@@ -62,8 +64,9 @@ pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_USER_AGENT: &str = "Lusha-Webhooks/1.0";
 
 impl AppConfig {
-    /// Production defaults: https only, public targets only, challenge on.
-    pub fn new(admin_token: AdminToken) -> Self {
+    /// Production defaults: https only, public targets only, challenge on; secrets sealed with
+    /// `keyring`.
+    pub fn new(admin_token: AdminToken, keyring: Keyring) -> Self {
         Self {
             admin_token,
             url_policy: UrlPolicy::default(),
@@ -73,6 +76,7 @@ impl AppConfig {
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
             standard_webhooks: true,
+            keyring,
         }
     }
 }

@@ -6,5 +6,6 @@ pub mod concurrency;
 pub mod exposures;
 pub mod opt_outs;
 pub mod queue;
+pub mod reseal;
 pub mod rotation;
 pub mod subscriptions;
