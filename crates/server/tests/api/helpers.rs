@@ -118,6 +118,16 @@ pub async fn spawn_app_in(dir: TempDir, configure: impl FnOnce(&mut AppConfig)) 
     spawn(dir, configure, None::<fn(&mut EngineConfig)>).await
 }
 
+/// Spawns an app with its delivery engine on the database kept in `dir`, configured as
+/// [`spawn_app_with_engine`] does.
+pub async fn spawn_app_in_with_engine(
+    dir: TempDir,
+    configure_app: impl FnOnce(&mut AppConfig),
+    configure_engine: impl FnOnce(&mut EngineConfig),
+) -> TestApp {
+    spawn(dir, configure_app, Some(configure_engine)).await
+}
+
 /// Spawns an app, and its delivery engine if `configure_engine` is given.
 async fn spawn(
     dir: TempDir,

@@ -32,6 +32,7 @@ mod receiver;
 mod request_bodies;
 mod restart;
 mod secret_rotation;
+mod secrets_at_rest;
 mod snapshot;
 mod subscription_test_delivery;
 mod subscriptions_create;
