@@ -4,9 +4,9 @@ use anyhow::Context;
 use base64::Engine;
 use optout_server::AdminToken;
 use rand::RngCore;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+
+use crate::private_file;
 
 /// File name of the generated token inside the data directory.
 const TOKEN_FILE: &str = "admin-token";
@@ -24,7 +24,7 @@ pub fn resolve(configured: Option<String>, data_dir: &Path) -> anyhow::Result<Ad
         return AdminToken::new(token.trim()).map_err(anyhow::Error::msg);
     }
     let token = generate();
-    write_private(&path, &token)?;
+    private_file::write_new(&path, &token, "admin token")?;
     tracing::info!(path = %path.display(), "admin token generated; read it from this file");
     AdminToken::new(token).map_err(anyhow::Error::msg)
 }
@@ -41,22 +41,6 @@ fn generate() -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// Writes `token` to a new file only the owner can read; fails if the file appeared meanwhile.
-fn write_private(path: &Path, token: &str) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot create the admin token file {}", path.display()))?;
-    writeln!(file, "{token}")?;
-    file.sync_all()?;
-    Ok(())
 }
 
 #[cfg(test)]

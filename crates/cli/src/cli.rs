@@ -43,6 +43,9 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Print the OpenAPI document of the API.
     Openapi,
+    /// Master keys that seal account secrets at rest.
+    #[command(subcommand)]
+    MasterKey(MasterKeyCommand),
     /// Measure end-to-end throughput and latency on this machine (temporary database).
     Bench(BenchArgs),
     /// Run the reference receiver: answer URL challenges, verify deliveries, and keep the
@@ -64,6 +67,30 @@ pub struct DatabaseArgs {
     pub database_url: String,
 }
 
+/// The master keys that seal account webhook secrets at rest.
+#[derive(Debug, Args)]
+pub struct MasterKeyArgs {
+    /// Master keys sealing account webhook secrets in the database: base64 of 32 bytes each
+    /// (`optout-relay master-key generate`), comma-separated. The first seals, all open: to
+    /// rotate, put the new key first and the old one after it. If unset, one is generated on
+    /// first start and kept in `<data dir>/master-key` (mode 0600). Nodes sharing a PostgreSQL
+    /// database must all have the same keys.
+    #[arg(
+        long,
+        env = "OPTOUT_RELAY_MASTER_KEY",
+        hide_env_values = true,
+        value_name = "KEYS"
+    )]
+    pub master_key: Option<String>,
+}
+
+/// `master-key` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum MasterKeyCommand {
+    /// Print a new random master key (base64 of 32 bytes) for `--master-key`.
+    Generate,
+}
+
 /// Flags of `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -78,6 +105,9 @@ pub struct ServeArgs {
     /// `<data dir>/admin-token` (mode 0600).
     #[arg(long, env = "OPTOUT_RELAY_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+
+    #[command(flatten)]
+    pub master_key: MasterKeyArgs,
 
     /// Accept `http://` webhook URLs (development only).
     #[arg(long, env = "OPTOUT_RELAY_ALLOW_INSECURE_URLS")]
@@ -177,6 +207,9 @@ pub struct WorkerArgs {
 
     #[command(flatten)]
     pub targets: TargetArgs,
+
+    #[command(flatten)]
+    pub master_key: MasterKeyArgs,
 
     #[command(flatten)]
     pub delivery: DeliveryArgs,
@@ -447,6 +480,10 @@ pub struct BenchArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
+
+    /// Master keys of the benchmark's service (a fresh one if unset; none is written to disk).
+    #[command(flatten)]
+    pub master_key: MasterKeyArgs,
 }
 
 #[cfg(test)]

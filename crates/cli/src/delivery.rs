@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{DeliveryArgs, TargetArgs, WorkerArgs};
-use crate::{database, signals};
+use crate::{database, master_key, signals};
 
 /// Jitter of retry delays: ±20 % spreads retries of notices that failed together.
 const RETRY_JITTER: f64 = 0.2;
@@ -50,7 +50,8 @@ pub async fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
     let opened = database::open(&args.database.database_url, database::Migrations::Apply).await?;
     // The worker serves no API; its admin token is never checked, so a throwaway one will do.
     let token = AdminToken::new("worker-serves-no-admin-api").map_err(anyhow::Error::msg)?;
-    let mut config = AppConfig::new(token);
+    let keyring = master_key::prepare(&opened, args.master_key.master_key.as_deref()).await?;
+    let mut config = AppConfig::new(token, keyring);
     apply(&args.delivery, &mut config);
     apply_targets(&args.targets, &mut config);
     if args.targets.allow_private_targets {

@@ -12,7 +12,9 @@ mod cli;
 mod database;
 mod delivery;
 mod import;
+mod master_key;
 mod opt_out;
+mod private_file;
 mod receive;
 mod serve;
 mod signals;
@@ -72,6 +74,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Bench(args) => bench::run(args).await?,
         Command::Openapi => println!("{}", optout_server::openapi_document()),
+        Command::MasterKey(command) => master_key::run(command),
         Command::Receive(args) => receive::run(args).await?,
     }
     Ok(ExitCode::SUCCESS)

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::ServeArgs;
-use crate::{admin_token, database, delivery, signals};
+use crate::{admin_token, database, delivery, master_key, signals};
 
 /// The window `--rate-limit` counts requests in.
 const RATE_WINDOW: Duration = Duration::from_secs(60);
@@ -24,7 +24,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let opened = database::open(&args.database.database_url, migrations).await?;
     let admin_token = admin_token::resolve(args.admin_token, &opened.data_dir)?;
-    let mut config = AppConfig::new(admin_token);
+    let keyring = master_key::prepare(&opened, args.master_key.master_key.as_deref()).await?;
+    let mut config = AppConfig::new(admin_token, keyring);
     config.url_policy = UrlPolicy {
         allow_insecure: args.allow_insecure_urls,
     };

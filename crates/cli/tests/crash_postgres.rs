@@ -6,7 +6,7 @@ mod common;
 
 use common::api::{self, recipient_statuses};
 use common::postgres::TestDatabase;
-use common::process::{Server, ADMIN_TOKEN};
+use common::process::{Server, ADMIN_TOKEN, MASTER_KEY};
 use common::receiver::{Receiver, Seen};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
@@ -37,6 +37,8 @@ fn serve_flags(user_agent: &str) -> Vec<&str> {
     vec![
         "--admin-token",
         ADMIN_TOKEN,
+        "--master-key",
+        MASTER_KEY,
         "--allow-insecure-urls",
         "--allow-private-targets",
         "--retry-schedule",

@@ -1,9 +1,10 @@
 //! Domain types and rules of optout-relay, with no I/O.
 //!
 //! This crate is what the rest of the workspace agrees on: identifiers, accounts, subscriptions,
-//! webhook URLs, secrets, API keys, time formats, and the address classification, CIDR ranges and
-//! target policy of the SSRF guard. Nothing here touches a database, the network or the system
-//! clock directly; the clock is a trait so tests can control time.
+//! webhook URLs, secrets and their sealing at rest, API keys, time formats, rate limits, and the
+//! address classification, CIDR ranges and target policy of the SSRF guard. Nothing here touches
+//! a database, the network or the system clock directly; the clock is a trait so tests can
+//! control time.
 //!
 //! Design decision a newcomer may question: values are parsed into newtypes once, at the edge
 //! (`WebhookUrl::parse`, `AccountId::parse`, ...), and the rest of the code only ever sees the
@@ -25,6 +26,7 @@ pub mod opt_out;
 pub mod page;
 pub mod rate_limit;
 pub mod retry;
+pub mod sealing;
 pub mod secret;
 pub mod subscription;
 pub mod target_policy;
@@ -50,6 +52,7 @@ pub use opt_out::{
 };
 pub use page::{Page, PageRequest};
 pub use retry::{AfterFailure, RetryPolicy};
+pub use sealing::{KeyId, Keyring, KeyringError, MasterKey, SealError, SealedSecret, Standing};
 pub use secret::{AccountSecrets, WebhookSecret};
 pub use subscription::{
     EntityType, NewSubscription, SignalType, Subscription, SubscriptionChanges, SubscriptionName,

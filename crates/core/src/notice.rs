@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::ids::ObjectId;
-use crate::{AccountId, SubscriptionId, WebhookSecret, WebhookUrl};
+use crate::{AccountId, SealedSecret, SubscriptionId, WebhookUrl};
 
 /// The id of a notice: stable across retries, sent as `X-Lusha-Webhook-Id`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -91,11 +91,11 @@ pub struct ClaimedNotice {
     pub subscription_id: SubscriptionId,
     /// Where to deliver.
     pub url: WebhookUrl,
-    /// The account secret to sign with.
-    pub secret: WebhookSecret,
+    /// The account secret to sign with, sealed as stored: the engine opens it.
+    pub secret: SealedSecret,
     /// The secret it replaced, while that one's rotation grace lasts at the claim's `now`
     /// (spec C3): the delivery is signed with it too.
-    pub previous_secret: Option<WebhookSecret>,
+    pub previous_secret: Option<SealedSecret>,
     /// The frozen body bytes (shared, never re-serialised).
     pub payload: Arc<[u8]>,
     /// This attempt's number, 1 for the first.

@@ -35,14 +35,16 @@ impl WebhookSecret {
 }
 
 /// An account's secrets as a delivery is signed at some instant: the current one, and the one it
-/// replaced while that one's rotation grace lasts (spec C3).
+/// replaced while that one's rotation grace lasts (spec C3). Plain secrets (`S` =
+/// [`WebhookSecret`]) to sign with, or sealed ones ([`SealedSecret`](crate::SealedSecret)) as a
+/// store keeps them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountSecrets {
+pub struct AccountSecrets<S = WebhookSecret> {
     /// The current secret: `X-Lusha-Signature` and the first `webhook-signature` entry.
-    pub secret: WebhookSecret,
+    pub secret: S,
     /// The replaced secret, still valid: `X-Lusha-Signature-Previous` and a second
     /// `webhook-signature` entry.
-    pub previous_secret: Option<WebhookSecret>,
+    pub previous_secret: Option<S>,
 }
 
 impl fmt::Debug for WebhookSecret {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use std::fmt;
 
-use crate::{AccountId, SubscriptionId, WebhookSecret, WebhookUrl};
+use crate::{AccountId, SealedSecret, SubscriptionId, WebhookUrl};
 
 /// What a subscription is about. Only contacts carry opt-outs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,8 +92,8 @@ pub struct SubscriptionChanges {
     pub name: Option<SubscriptionName>,
     /// Pause (`false`) or resume (`true`); resuming clears the block and releases waiting notices.
     pub is_active: Option<bool>,
-    /// A new account secret to store in the same transaction.
-    pub new_secret: Option<WebhookSecret>,
+    /// A new account secret (sealed) to store in the same transaction.
+    pub new_secret: Option<SealedSecret>,
     /// When the change happens.
     pub updated_at: DateTime<Utc>,
 }

@@ -9,7 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, state::AppState};
 use crate::config::AppConfig;
-use crate::delivery::{DeliveryEngine, EngineConfig, Sender, SenderConfig, WorkSignal};
+use crate::delivery::{
+    DeliveryEngine, EngineConfig, EngineParts, Sender, SenderConfig, WorkSignal,
+};
 use crate::http_server;
 use crate::target_guard::TargetGuard;
 
@@ -57,13 +59,14 @@ impl App {
 
     /// The delivery engine of this instance, woken by the API's commits.
     pub fn delivery_engine(&self, config: EngineConfig) -> DeliveryEngine {
-        DeliveryEngine::new(
-            Arc::clone(&self.state.store),
-            self.state.sender.clone(),
-            config,
-            Arc::clone(&self.state.clock),
-            self.state.signal.clone(),
-        )
+        let parts = EngineParts {
+            store: Arc::clone(&self.state.store),
+            sender: self.state.sender.clone(),
+            keyring: self.state.config.keyring.clone(),
+            clock: Arc::clone(&self.state.clock),
+            signal: self.state.signal.clone(),
+        };
+        DeliveryEngine::new(parts, config)
     }
 
     /// The signal that wakes this instance's delivery engine.

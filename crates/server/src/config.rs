@@ -1,7 +1,7 @@
 //! What the server is configured with.
 
 use optout_core::rate_limit::{RateLimit, DEFAULT_RATE_LIMIT};
-use optout_core::{Cidr, TargetPolicy, UrlPolicy};
+use optout_core::{Cidr, Keyring, TargetPolicy, UrlPolicy};
 use std::fmt;
 use std::time::Duration;
 
@@ -62,6 +62,8 @@ pub struct AppConfig {
     pub body_timeout: Duration,
     /// How long a client may take to send a request's head before the connection is closed.
     pub header_timeout: Duration,
+    /// The master keys that seal account secrets at rest: the active one seals, all open.
+    pub keyring: Keyring,
 }
 
 /// Default time a URL challenge may take (spec A10: 10 s).
@@ -77,8 +79,8 @@ pub const DEFAULT_USER_AGENT: &str = "Lusha-Webhooks/1.0";
 
 impl AppConfig {
     /// Production defaults: https only, public targets only, challenge on, 100 requests per
-    /// minute per account.
-    pub fn new(admin_token: AdminToken) -> Self {
+    /// minute per account; secrets sealed with `keyring`.
+    pub fn new(admin_token: AdminToken, keyring: Keyring) -> Self {
         Self {
             admin_token,
             url_policy: UrlPolicy::default(),
@@ -92,6 +94,7 @@ impl AppConfig {
             rate_limit: Some(DEFAULT_RATE_LIMIT),
             body_timeout: DEFAULT_BODY_TIMEOUT,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
+            keyring,
         }
     }
 

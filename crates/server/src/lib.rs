@@ -15,11 +15,13 @@ pub mod config;
 pub mod delivery;
 mod http_server;
 pub mod intake;
+pub mod reseal;
 pub mod target_guard;
 
 pub use app::App;
 pub use config::{AdminToken, AppConfig};
 pub use delivery::{DeliveryEngine, EngineConfig, WorkSignal};
+pub use reseal::{reseal_account_secrets, ResealError, ResealReport};
 
 /// The OpenAPI document of the API, as pretty JSON.
 pub fn openapi_document() -> String {

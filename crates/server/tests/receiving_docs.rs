@@ -9,9 +9,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
 use optout_core::{
-    AccountId, AccountName, ContactDetails, ContactId, Datapoint, NewAccount, NewApiKey,
-    NewExposure, NewOptOut, NewSubscription, OptOutBatch, OptOutId, SubscriptionId, SystemClock,
-    UrlPolicy, WebhookSecret, WebhookUrl,
+    AccountId, AccountName, ContactDetails, ContactId, Datapoint, Keyring, MasterKey, NewAccount,
+    NewApiKey, NewExposure, NewOptOut, NewSubscription, OptOutBatch, OptOutId, SubscriptionId,
+    SystemClock, UrlPolicy, WebhookSecret, WebhookUrl,
 };
 use optout_server::{AdminToken, App, AppConfig, EngineConfig};
 use optout_store::Store;
@@ -91,8 +91,9 @@ async fn one_real_delivery() -> (Captured, String) {
         .await
         .expect("test setup");
     let secret = WebhookSecret::generate();
+    let keyring = Keyring::new(MasterKey::generate(), Vec::new()).expect("test setup");
     store
-        .record_account_secret(&account, &secret, now)
+        .record_account_secret(&account, &keyring.seal(&secret, &account), now)
         .await
         .expect("test setup");
     store
@@ -144,7 +145,10 @@ async fn one_real_delivery() -> (Captured, String) {
         .await
         .expect("test setup");
 
-    let mut config = AppConfig::new(AdminToken::new("docs-test-admin-token").expect("test setup"));
+    let mut config = AppConfig::new(
+        AdminToken::new("docs-test-admin-token").expect("test setup"),
+        keyring,
+    );
     config.allow_private_targets = true;
     let app = App::new(Arc::clone(&store), config, Arc::new(SystemClock)).expect("test setup");
     let shutdown = CancellationToken::new();

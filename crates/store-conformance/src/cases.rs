@@ -7,5 +7,6 @@ pub mod exposures;
 pub mod opt_outs;
 pub mod queue;
 pub mod rate_limits;
+pub mod reseal;
 pub mod rotation;
 pub mod subscriptions;

@@ -92,6 +92,8 @@ macro_rules! conformance_tests {
             rotation::a_replaced_secret_signs_beside_the_new_one_until_its_grace_ends,
             rotation::regenerating_during_a_grace_keeps_only_the_secret_just_replaced,
             rotation::secrets_of_an_unknown_account_cannot_rotate,
+            reseal::stored_secrets_are_listed_by_account_in_pages,
+            reseal::a_reseal_replaces_only_secrets_unchanged_since_listed,
             audit::audit_entries_are_listed_newest_first_filtered_and_counted,
             audit::attempts_are_audited_with_their_outcome,
             audit::the_compliance_record_reports_each_recipient,

@@ -6,9 +6,9 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use optout_core::{
     AccountId, AccountName, AttemptOutcome, AttemptResult, ClaimRequest, ClaimedNotice,
-    ContactDetails, ContactId, Datapoint, ExposureIntake, NewAccount, NewApiKey, NewExposure,
-    NewOptOut, NewSubscription, NoticeDisposition, OptOutBatch, OptOutId, OptOutRecorded,
-    Subscription, SubscriptionId, WebhookSecret, WebhookUrl,
+    ContactDetails, ContactId, Datapoint, ExposureIntake, Keyring, MasterKey, NewAccount,
+    NewApiKey, NewExposure, NewOptOut, NewSubscription, NoticeDisposition, OptOutBatch, OptOutId,
+    OptOutRecorded, SealedSecret, Subscription, SubscriptionId, WebhookSecret, WebhookUrl,
 };
 use optout_store::Store;
 
@@ -58,9 +58,17 @@ pub fn url(path: &str) -> WebhookUrl {
     WebhookUrl::from_stored(&format!("https://receiver.example/{path}")).expect("a valid URL")
 }
 
+/// A fresh secret, sealed as the server would seal it. A store treats it as opaque text, so the
+/// key and account it is sealed with do not matter here.
+pub fn sealed_secret() -> SealedSecret {
+    Keyring::new(MasterKey::generate(), Vec::new())
+        .expect("a keyring of one key")
+        .seal(&WebhookSecret::generate(), &unknown_account())
+}
+
 /// Gives the account a fresh secret.
-pub async fn give_secret(store: &dyn Store, account: &AccountId) -> WebhookSecret {
-    let secret = WebhookSecret::generate();
+pub async fn give_secret(store: &dyn Store, account: &AccountId) -> SealedSecret {
+    let secret = sealed_secret();
     store
         .record_account_secret(account, &secret, t0())
         .await
@@ -95,7 +103,7 @@ pub struct Subscribed {
     /// Its subscription.
     pub subscription: Subscription,
     /// Its secret.
-    pub secret: WebhookSecret,
+    pub secret: SealedSecret,
 }
 
 /// A new account with a secret and an active subscription.

@@ -3,9 +3,9 @@
 use chrono::{DateTime, Utc};
 use optout_core::time_format::to_millis;
 use optout_core::{
-    Account, AccountId, AccountSecrets, ApiKeyHash, ApiKeyId, NewAccount, NewApiKey, WebhookSecret,
+    Account, AccountId, AccountSecrets, ApiKeyHash, ApiKeyId, NewAccount, NewApiKey, SealedSecret,
 };
-use optout_store::StoreError;
+use optout_store::{Reseal, StoreError, StoredAccountSecrets};
 use sqlx::{PgConnection, PgExecutor};
 
 use crate::error::map_err;
@@ -158,7 +158,7 @@ pub(crate) async fn find_account_by_api_key(
 pub(crate) async fn upsert_secret(
     conn: &mut PgConnection,
     account_id: &AccountId,
-    secret: &WebhookSecret,
+    secret: &SealedSecret,
     at: DateTime<Utc>,
     previous_valid_until: Option<DateTime<Utc>>,
 ) -> Result<bool, StoreError> {
@@ -175,7 +175,7 @@ pub(crate) async fn upsert_secret(
              previous_valid_until = $4::bigint",
     )
     .bind(account_id.as_str())
-    .bind(secret.expose())
+    .bind(secret.as_str())
     .bind(to_millis(at))
     .bind(previous_valid_until.map(to_millis))
     .execute(conn)
@@ -187,14 +187,14 @@ pub(crate) async fn upsert_secret(
 pub(crate) async fn find_secret(
     executor: impl PgExecutor<'_>,
     account_id: &AccountId,
-) -> Result<Option<WebhookSecret>, StoreError> {
+) -> Result<Option<SealedSecret>, StoreError> {
     let secret: Option<String> =
         sqlx::query_scalar("SELECT secret FROM account_secrets WHERE account_id = $1")
             .bind(account_id.as_str())
             .fetch_optional(executor)
             .await
             .map_err(map_err)?;
-    Ok(secret.map(WebhookSecret::from_stored))
+    Ok(secret.map(SealedSecret::from_stored))
 }
 
 /// The account's current secret and, while its grace lasts at `now`, the previous one.
@@ -202,7 +202,7 @@ pub(crate) async fn find_secrets(
     executor: impl PgExecutor<'_>,
     account_id: &AccountId,
     now: DateTime<Utc>,
-) -> Result<Option<AccountSecrets>, StoreError> {
+) -> Result<Option<AccountSecrets<SealedSecret>>, StoreError> {
     let row: Option<(String, Option<String>)> = sqlx::query_as(
         "SELECT secret, CASE WHEN previous_valid_until > $2 THEN previous_secret END
          FROM account_secrets WHERE account_id = $1",
@@ -213,7 +213,69 @@ pub(crate) async fn find_secrets(
     .await
     .map_err(map_err)?;
     Ok(row.map(|(secret, previous_secret)| AccountSecrets {
-        secret: WebhookSecret::from_stored(secret),
-        previous_secret: previous_secret.map(WebhookSecret::from_stored),
+        secret: SealedSecret::from_stored(secret),
+        previous_secret: previous_secret.map(SealedSecret::from_stored),
     }))
+}
+
+/// Up to `limit` accounts' stored secrets, by account id after `after`.
+pub(crate) async fn list_secrets(
+    executor: impl PgExecutor<'_>,
+    after: Option<&AccountId>,
+    limit: u32,
+) -> Result<Vec<StoredAccountSecrets>, StoreError> {
+    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT account_id, secret, previous_secret FROM account_secrets
+         WHERE $1::text IS NULL OR account_id > $1
+         ORDER BY account_id LIMIT $2",
+    )
+    .bind(after.map(AccountId::as_str))
+    .bind(i64::from(limit))
+    .fetch_all(executor)
+    .await
+    .map_err(map_err)?;
+    rows.into_iter()
+        .map(|(account, secret, previous_secret)| {
+            Ok(StoredAccountSecrets {
+                account_id: rows::account_id(&account)?,
+                secrets: AccountSecrets {
+                    secret: SealedSecret::from_stored(secret),
+                    previous_secret: previous_secret.map(SealedSecret::from_stored),
+                },
+            })
+        })
+        .collect()
+}
+
+/// Replaces the stored secrets of each account whose secrets are still as expected, in one
+/// statement; returns how many were replaced.
+pub(crate) async fn reseal_secrets(
+    executor: impl PgExecutor<'_>,
+    reseals: &[Reseal],
+) -> Result<usize, StoreError> {
+    let column = |pick: fn(&Reseal) -> Option<&SealedSecret>| -> Vec<Option<String>> {
+        reseals
+            .iter()
+            .map(|reseal| pick(reseal).map(|secret| secret.as_str().to_owned()))
+            .collect()
+    };
+    let accounts: Vec<&str> = reseals.iter().map(|r| r.account_id.as_str()).collect();
+    // `IS NOT DISTINCT FROM` compares NULL as a value: no previous secret must still be none.
+    let done = sqlx::query(
+        "UPDATE account_secrets k
+         SET secret = r.secret, previous_secret = r.previous_secret
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+              AS r(account_id, expected, expected_previous, secret, previous_secret)
+         WHERE k.account_id = r.account_id AND k.secret = r.expected
+           AND k.previous_secret IS NOT DISTINCT FROM r.expected_previous",
+    )
+    .bind(accounts)
+    .bind(column(|r| Some(&r.expected.secret)))
+    .bind(column(|r| r.expected.previous_secret.as_ref()))
+    .bind(column(|r| Some(&r.resealed.secret)))
+    .bind(column(|r| r.resealed.previous_secret.as_ref()))
+    .execute(executor)
+    .await
+    .map_err(map_err)?;
+    usize::try_from(done.rows_affected()).map_err(StoreError::backend)
 }

@@ -44,9 +44,9 @@ use optout_core::{
     Account, AccountId, AccountSecrets, ApiKeyHash, ApiKeyId, AttemptOutcome, AuditEntry,
     AuditFilter, AuditStats, ClaimRequest, ClaimedNotice, ComplianceRecord, ExposureIntake,
     NewAccount, NewApiKey, NewExposure, NewSubscription, OptOutBatch, OptOutId, OptOutRecorded,
-    Page, PageRequest, Subscription, SubscriptionChanges, SubscriptionId, WebhookSecret,
+    Page, PageRequest, SealedSecret, Subscription, SubscriptionChanges, SubscriptionId,
 };
-use optout_store::{Store, StoreError};
+use optout_store::{Reseal, Store, StoreError, StoredAccountSecrets};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 use std::time::Duration;
@@ -197,7 +197,7 @@ impl Store for PostgresStore {
     async fn record_account_secret_rotation(
         &self,
         account_id: &AccountId,
-        secret: &WebhookSecret,
+        secret: &SealedSecret,
         at: DateTime<Utc>,
         previous_valid_until: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
@@ -212,7 +212,7 @@ impl Store for PostgresStore {
     async fn find_account_secret(
         &self,
         account_id: &AccountId,
-    ) -> Result<Option<WebhookSecret>, StoreError> {
+    ) -> Result<Option<SealedSecret>, StoreError> {
         accounts::find_secret(&self.pool, account_id).await
     }
 
@@ -220,8 +220,22 @@ impl Store for PostgresStore {
         &self,
         account_id: &AccountId,
         now: DateTime<Utc>,
-    ) -> Result<Option<AccountSecrets>, StoreError> {
+    ) -> Result<Option<AccountSecrets<SealedSecret>>, StoreError> {
         accounts::find_secrets(&self.pool, account_id, now).await
+    }
+
+    async fn list_account_secrets(
+        &self,
+        after: Option<&AccountId>,
+        limit: u32,
+    ) -> Result<Vec<StoredAccountSecrets>, StoreError> {
+        accounts::list_secrets(&self.pool, after, limit).await
+    }
+
+    async fn record_resealed_secrets(&self, reseals: &[Reseal]) -> Result<usize, StoreError> {
+        // Dead row versions keep the replaced text until PostgreSQL vacuums them; its WAL keeps
+        // it until recycled. Only the operator can scrub those (README, "Secrets at rest").
+        accounts::reseal_secrets(&self.pool, reseals).await
     }
 
     async fn create_subscription(&self, new: NewSubscription) -> Result<Subscription, StoreError> {

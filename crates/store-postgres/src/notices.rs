@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use optout_core::time_format::to_millis;
 use optout_core::{
     AccountId, AttemptOutcome, AttemptResult, AuditStatus, ClaimRequest, ClaimedNotice,
-    NoticeDisposition, NoticeId, ObjectId, SubscriptionId, WebhookSecret, WebhookUrl,
+    NoticeDisposition, NoticeId, ObjectId, SealedSecret, SubscriptionId, WebhookUrl,
 };
 use optout_store::StoreError;
 use sqlx::PgConnection;
@@ -180,9 +180,9 @@ async fn hold_orphans(conn: &mut PgConnection, ids: &[String]) -> Result<(), Sto
 struct Target {
     subscription_id: SubscriptionId,
     url: WebhookUrl,
-    secret: WebhookSecret,
+    secret: SealedSecret,
     /// The replaced secret, while its rotation grace lasts at the claim's `now`.
-    previous_secret: Option<WebhookSecret>,
+    previous_secret: Option<SealedSecret>,
 }
 
 /// The active subscription and secrets of every account among the claimed notices.
@@ -225,8 +225,8 @@ async fn delivery_targets(
             Target {
                 subscription_id,
                 url,
-                secret: WebhookSecret::from_stored(secret),
-                previous_secret: previous_secret.map(WebhookSecret::from_stored),
+                secret: SealedSecret::from_stored(secret),
+                previous_secret: previous_secret.map(SealedSecret::from_stored),
             },
         );
     }

@@ -7,7 +7,7 @@ use common::TestDatabase;
 use optout_core::{
     AccountName, ContactDetails, ContactId, Datapoint, NewAccount, NewApiKey, NewExposure,
     NewOptOut, NewSubscription, OptOutBatch, OptOutId, SubscriptionChanges, SubscriptionId,
-    WebhookSecret, WebhookUrl,
+    WebhookUrl,
 };
 use optout_store::Store;
 use optout_store_postgres::{PostgresStore, WorkListener};
@@ -90,7 +90,11 @@ async fn the_work_listener_wakes_whenever_notices_become_due() {
         .unwrap()
         .id;
     store
-        .record_account_secret(&account, &WebhookSecret::generate(), t(0))
+        .record_account_secret(
+            &account,
+            &optout_store_conformance::setup::sealed_secret(),
+            t(0),
+        )
         .await
         .unwrap();
     for contact in ["c1", "c2"] {

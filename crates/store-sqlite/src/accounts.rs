@@ -3,9 +3,9 @@
 use chrono::{DateTime, Utc};
 use optout_core::time_format::to_millis;
 use optout_core::{
-    Account, AccountId, AccountSecrets, ApiKeyHash, ApiKeyId, NewAccount, NewApiKey, WebhookSecret,
+    Account, AccountId, AccountSecrets, ApiKeyHash, ApiKeyId, NewAccount, NewApiKey, SealedSecret,
 };
-use optout_store::StoreError;
+use optout_store::{Reseal, StoreError, StoredAccountSecrets};
 use sqlx::{SqliteConnection, SqliteExecutor};
 
 use crate::error::{is_unique_violation, map_err};
@@ -137,7 +137,7 @@ pub(crate) async fn find_account_by_api_key(
 pub(crate) async fn upsert_secret(
     conn: &mut SqliteConnection,
     account_id: &AccountId,
-    secret: &WebhookSecret,
+    secret: &SealedSecret,
     at: DateTime<Utc>,
     previous_valid_until: Option<DateTime<Utc>>,
 ) -> Result<(), StoreError> {
@@ -152,7 +152,7 @@ pub(crate) async fn upsert_secret(
              previous_valid_until = ?4",
     )
     .bind(account_id.as_str())
-    .bind(secret.expose())
+    .bind(secret.as_str())
     .bind(to_millis(at))
     .bind(previous_valid_until.map(to_millis))
     .execute(conn)
@@ -164,14 +164,14 @@ pub(crate) async fn upsert_secret(
 pub(crate) async fn find_secret(
     executor: impl SqliteExecutor<'_>,
     account_id: &AccountId,
-) -> Result<Option<WebhookSecret>, StoreError> {
+) -> Result<Option<SealedSecret>, StoreError> {
     let secret: Option<String> =
         sqlx::query_scalar("SELECT secret FROM account_secrets WHERE account_id = ?1")
             .bind(account_id.as_str())
             .fetch_optional(executor)
             .await
             .map_err(map_err)?;
-    Ok(secret.map(WebhookSecret::from_stored))
+    Ok(secret.map(SealedSecret::from_stored))
 }
 
 /// The account's current secret and, while its grace lasts at `now`, the previous one.
@@ -179,7 +179,7 @@ pub(crate) async fn find_secrets(
     executor: impl SqliteExecutor<'_>,
     account_id: &AccountId,
     now: DateTime<Utc>,
-) -> Result<Option<AccountSecrets>, StoreError> {
+) -> Result<Option<AccountSecrets<SealedSecret>>, StoreError> {
     let row: Option<(String, Option<String>)> = sqlx::query_as(
         "SELECT secret, CASE WHEN previous_valid_until > ?2 THEN previous_secret END
          FROM account_secrets WHERE account_id = ?1",
@@ -190,7 +190,62 @@ pub(crate) async fn find_secrets(
     .await
     .map_err(map_err)?;
     Ok(row.map(|(secret, previous_secret)| AccountSecrets {
-        secret: WebhookSecret::from_stored(secret),
-        previous_secret: previous_secret.map(WebhookSecret::from_stored),
+        secret: SealedSecret::from_stored(secret),
+        previous_secret: previous_secret.map(SealedSecret::from_stored),
     }))
+}
+
+/// Up to `limit` accounts' stored secrets, by account id after `after`.
+pub(crate) async fn list_secrets(
+    executor: impl SqliteExecutor<'_>,
+    after: Option<&AccountId>,
+    limit: u32,
+) -> Result<Vec<StoredAccountSecrets>, StoreError> {
+    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT account_id, secret, previous_secret FROM account_secrets
+         WHERE ?1 IS NULL OR account_id > ?1
+         ORDER BY account_id LIMIT ?2",
+    )
+    .bind(after.map(AccountId::as_str))
+    .bind(i64::from(limit))
+    .fetch_all(executor)
+    .await
+    .map_err(map_err)?;
+    rows.into_iter()
+        .map(|(account, secret, previous_secret)| {
+            Ok(StoredAccountSecrets {
+                account_id: rows::account_id(&account)?,
+                secrets: AccountSecrets {
+                    secret: SealedSecret::from_stored(secret),
+                    previous_secret: previous_secret.map(SealedSecret::from_stored),
+                },
+            })
+        })
+        .collect()
+}
+
+/// Replaces the account's stored secrets with the resealed ones if they are still as expected.
+pub(crate) async fn reseal_secrets(
+    executor: impl SqliteExecutor<'_>,
+    reseal: &Reseal,
+) -> Result<bool, StoreError> {
+    let Reseal {
+        account_id,
+        expected,
+        resealed,
+    } = reseal;
+    // `IS` compares NULL as a value: no previous secret must still be no previous secret.
+    let done = sqlx::query(
+        "UPDATE account_secrets SET secret = ?4, previous_secret = ?5
+         WHERE account_id = ?1 AND secret = ?2 AND previous_secret IS ?3",
+    )
+    .bind(account_id.as_str())
+    .bind(expected.secret.as_str())
+    .bind(expected.previous_secret.as_ref().map(SealedSecret::as_str))
+    .bind(resealed.secret.as_str())
+    .bind(resealed.previous_secret.as_ref().map(SealedSecret::as_str))
+    .execute(executor)
+    .await
+    .map_err(map_err)?;
+    Ok(done.rows_affected() == 1)
 }

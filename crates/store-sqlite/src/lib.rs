@@ -25,9 +25,9 @@ use optout_core::{
     Account, AccountId, AccountSecrets, ApiKeyHash, ApiKeyId, AttemptOutcome, AuditEntry,
     AuditFilter, AuditStats, ClaimRequest, ClaimedNotice, ComplianceRecord, ExposureIntake,
     NewAccount, NewApiKey, NewExposure, NewSubscription, OptOutBatch, OptOutId, OptOutRecorded,
-    Page, PageRequest, Subscription, SubscriptionChanges, SubscriptionId, WebhookSecret,
+    Page, PageRequest, SealedSecret, Subscription, SubscriptionChanges, SubscriptionId,
 };
-use optout_store::{Store, StoreError};
+use optout_store::{Reseal, Store, StoreError, StoredAccountSecrets};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -197,7 +197,7 @@ impl Store for SqliteStore {
     async fn record_account_secret_rotation(
         &self,
         account_id: &AccountId,
-        secret: &WebhookSecret,
+        secret: &SealedSecret,
         at: DateTime<Utc>,
         previous_valid_until: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
@@ -212,7 +212,7 @@ impl Store for SqliteStore {
     async fn find_account_secret(
         &self,
         account_id: &AccountId,
-    ) -> Result<Option<WebhookSecret>, StoreError> {
+    ) -> Result<Option<SealedSecret>, StoreError> {
         accounts::find_secret(&self.reader, account_id).await
     }
 
@@ -220,8 +220,55 @@ impl Store for SqliteStore {
         &self,
         account_id: &AccountId,
         now: DateTime<Utc>,
-    ) -> Result<Option<AccountSecrets>, StoreError> {
+    ) -> Result<Option<AccountSecrets<SealedSecret>>, StoreError> {
         accounts::find_secrets(&self.reader, account_id, now).await
+    }
+
+    async fn list_account_secrets(
+        &self,
+        after: Option<&AccountId>,
+        limit: u32,
+    ) -> Result<Vec<StoredAccountSecrets>, StoreError> {
+        accounts::list_secrets(&self.reader, after, limit).await
+    }
+
+    async fn record_resealed_secrets(&self, reseals: &[Reseal]) -> Result<usize, StoreError> {
+        let mut conn = self.writer.acquire().await.map_err(map_err)?;
+        // While resealing, freed space is zeroed, so the replaced text (plain text, after an
+        // upgrade) does not linger in the database file; then the WAL, which holds the pages as
+        // they were, is checkpointed and truncated.
+        sqlx::query("PRAGMA secure_delete = ON")
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        let replaced = async {
+            let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE")
+                .await
+                .map_err(map_err)?;
+            let mut replaced = 0;
+            for reseal in reseals {
+                if accounts::reseal_secrets(&mut *tx, reseal).await? {
+                    replaced += 1;
+                }
+            }
+            tx.commit().await.map_err(map_err)?;
+            Ok::<_, StoreError>(replaced)
+        }
+        .await;
+        sqlx::query("PRAGMA secure_delete = OFF")
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        let replaced = replaced?;
+        if replaced > 0 {
+            // Best effort: readers of other processes may hold the WAL; it is then truncated at
+            // a later checkpoint.
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&mut *conn)
+                .await
+                .map_err(map_err)?;
+        }
+        Ok(replaced)
     }
 
     async fn create_subscription(&self, new: NewSubscription) -> Result<Subscription, StoreError> {

@@ -8,6 +8,9 @@
 //! (`create_subscription`, `update_subscription`, ...), each atomic inside the backend, instead of
 //! generic CRUD plus transactions. No transaction crosses the trait, so a backend can use the
 //! locking and batching that suit it, and a use case cannot be left half done by a caller.
+//!
+//! Account webhook secrets cross the trait sealed ([`SealedSecret`]): the server seals and opens
+//! them with its master keys, and a store never holds or sees a secret in plain text.
 
 mod error;
 pub mod plan;
@@ -19,12 +22,32 @@ use optout_core::{
     Account, AccountId, AccountSecrets, ApiKeyHash, ApiKeyId, AttemptOutcome, AuditEntry,
     AuditFilter, AuditStats, ClaimRequest, ClaimedNotice, ComplianceRecord, ExposureIntake,
     NewAccount, NewApiKey, NewExposure, NewSubscription, OptOutBatch, OptOutId, OptOutRecorded,
-    Page, PageRequest, Subscription, SubscriptionChanges, SubscriptionId, WebhookSecret,
+    Page, PageRequest, SealedSecret, Subscription, SubscriptionChanges, SubscriptionId,
 };
 
 use optout_core::rate_limit::{RateDecision, RateLimit};
 
 pub use error::StoreError;
+
+/// One account's stored secrets as they are, grace or not: what the startup reseal works on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAccountSecrets {
+    /// The account.
+    pub account_id: AccountId,
+    /// Its current secret and its previous one (even if that one's grace has ended).
+    pub secrets: AccountSecrets<SealedSecret>,
+}
+
+/// One account's secrets resealed: what they must still be, and what replaces them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reseal {
+    /// The account.
+    pub account_id: AccountId,
+    /// Its secrets as listed: replaced only if they are still these.
+    pub expected: AccountSecrets<SealedSecret>,
+    /// The same secrets sealed with the active key.
+    pub resealed: AccountSecrets<SealedSecret>,
+}
 
 /// The service's persistent state, as use cases.
 #[async_trait]
@@ -63,7 +86,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn record_account_secret(
         &self,
         account_id: &AccountId,
-        secret: &WebhookSecret,
+        secret: &SealedSecret,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.record_account_secret_rotation(account_id, secret, at, None)
@@ -77,7 +100,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn record_account_secret_rotation(
         &self,
         account_id: &AccountId,
-        secret: &WebhookSecret,
+        secret: &SealedSecret,
         at: DateTime<Utc>,
         previous_valid_until: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError>;
@@ -86,7 +109,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn find_account_secret(
         &self,
         account_id: &AccountId,
-    ) -> Result<Option<WebhookSecret>, StoreError>;
+    ) -> Result<Option<SealedSecret>, StoreError>;
 
     /// An account's secrets as a delivery made at `now` is signed: the current one, and the
     /// previous one while its grace lasts (until, not at, its end). `None` if it has no secret.
@@ -94,7 +117,21 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         &self,
         account_id: &AccountId,
         now: DateTime<Utc>,
-    ) -> Result<Option<AccountSecrets>, StoreError>;
+    ) -> Result<Option<AccountSecrets<SealedSecret>>, StoreError>;
+
+    /// Up to `limit` accounts' stored secrets, by account id after `after` (keyset paging), for
+    /// resealing them under another master key.
+    async fn list_account_secrets(
+        &self,
+        after: Option<&AccountId>,
+        limit: u32,
+    ) -> Result<Vec<StoredAccountSecrets>, StoreError>;
+
+    /// Replaces accounts' stored secrets (current and previous) with resealed ones, each only if
+    /// they are still exactly as expected (compare and swap), so that a reseal never overwrites a
+    /// secret regenerated meanwhile; the grace's end is kept. Returns how many accounts' secrets
+    /// were replaced. A backend also scrubs what it can of the replaced text from its files.
+    async fn record_resealed_secrets(&self, reseals: &[Reseal]) -> Result<usize, StoreError>;
 
     /// Creates the account's opt-out subscription. `StoreError::SubscriptionExists` if it has one,
     /// `StoreError::SecretMissing` if the account has no secret yet.

@@ -11,8 +11,9 @@ mod receiver;
 mod setup;
 mod stats;
 
+use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use optout_core::{SystemClock, UrlPolicy};
+use optout_core::{Keyring, MasterKey, SystemClock, UrlPolicy};
 use optout_server::{AdminToken, App, AppConfig, EngineConfig};
 use serde_json::json;
 use std::collections::HashMap;
@@ -75,8 +76,16 @@ async fn measure(
 ) -> anyhow::Result<Report> {
     let (receiver, arrivals) = receiver::spawn(shutdown.clone()).await?;
 
-    let mut config =
-        AppConfig::new(AdminToken::new(BENCH_ADMIN_TOKEN).map_err(anyhow::Error::msg)?);
+    // The extra nodes get the keys through their environment, never on a command line.
+    let master_keys = match &args.master_key.master_key {
+        Some(keys) => keys.clone(),
+        None => MasterKey::generate().expose_base64(),
+    };
+    let keyring = Keyring::parse(&master_keys).context("invalid --master-key")?;
+    let mut config = AppConfig::new(
+        AdminToken::new(BENCH_ADMIN_TOKEN).map_err(anyhow::Error::msg)?,
+        keyring.clone(),
+    );
     config.url_policy = UrlPolicy {
         allow_insecure: true,
     };
@@ -90,7 +99,12 @@ async fn measure(
     let _extra_nodes = match backend.postgres_url() {
         Some(url) => {
             crate::database::forward_wakeups(url, app.work_signal()).await?;
-            nodes::ExtraNodes::start((args.nodes - 1) as usize, url, args.delivery_concurrency)?
+            nodes::ExtraNodes::start(
+                (args.nodes - 1) as usize,
+                url,
+                args.delivery_concurrency,
+                &master_keys,
+            )?
         }
         None => nodes::ExtraNodes::default(),
     };
@@ -106,6 +120,7 @@ async fn measure(
     );
     setup::seed(
         store.as_ref(),
+        &keyring,
         args.accounts,
         contacts,
         &format!("http://{receiver}/hook"),

@@ -70,8 +70,13 @@ impl Backend {
 pub struct ExtraNodes(Vec<Child>);
 
 impl ExtraNodes {
-    /// Starts `count` `optout-relay worker` processes on `database_url`.
-    pub fn start(count: usize, database_url: &str, concurrency: u64) -> anyhow::Result<Self> {
+    /// Starts `count` `optout-relay worker` processes on `database_url`, with `master_keys`.
+    pub fn start(
+        count: usize,
+        database_url: &str,
+        concurrency: u64,
+        master_keys: &str,
+    ) -> anyhow::Result<Self> {
         let binary = std::env::current_exe().context("cannot find this executable")?;
         let mut nodes = Self::default();
         for _ in 0..count {
@@ -85,6 +90,7 @@ impl ExtraNodes {
                 ])
                 .args(["--delivery-concurrency", &concurrency.to_string()])
                 .env("RUST_LOG", "warn")
+                .env("OPTOUT_RELAY_MASTER_KEY", master_keys)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .spawn()

@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use optout_core::{
-    AccountId, AccountName, ContactId, Datapoint, NewAccount, NewApiKey, NewExposure,
+    AccountId, AccountName, ContactId, Datapoint, Keyring, NewAccount, NewApiKey, NewExposure,
     NewSubscription, SubscriptionId, UrlPolicy, WebhookSecret, WebhookUrl,
 };
 use optout_store::Store;
@@ -19,6 +19,7 @@ pub fn account_of(contact: u64, accounts: u64) -> AccountId {
 /// each) to one account each.
 pub async fn seed(
     store: &dyn Store,
+    keyring: &Keyring,
     accounts: u64,
     contacts: u64,
     url: &str,
@@ -46,7 +47,7 @@ pub async fn seed(
             )
             .await?;
         store
-            .record_account_secret(&id, &WebhookSecret::generate(), now)
+            .record_account_secret(&id, &keyring.seal(&WebhookSecret::generate(), &id), now)
             .await?;
         store
             .create_subscription(NewSubscription {

@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 pub const BINARY: &str = env!("CARGO_BIN_EXE_optout-relay");
 /// The admin token the tests configure (`serve` wants at least 16 characters).
 pub const ADMIN_TOKEN: &str = "cli-test-admin-token-0123456789";
+/// A master key (base64 of 32 bytes) for tests whose nodes must share one: several nodes on a
+/// PostgreSQL database would otherwise each generate their own, in the working directory.
+pub const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 /// How long a short command may run, `serve` may take to start listening, or a child may take
 /// to stop after SIGTERM.
 pub const PATIENCE: Duration = Duration::from_secs(15);

@@ -51,6 +51,7 @@ pub(crate) async fn regenerate_secret(
     let grace_seconds = params.integer("graceSeconds", 0, MAX_GRACE_SECONDS, 0);
     params.finish().map_err(ApiError::Validation)?;
     let secret = WebhookSecret::generate();
+    let sealed = state.config.keyring.seal(&secret, &account_id);
     let now = state.clock.now();
     // A grace of 0 keeps no previous secret. (At most a week: the conversion cannot fail.)
     let previous_valid_until = i64::try_from(grace_seconds)
@@ -59,7 +60,7 @@ pub(crate) async fn regenerate_secret(
         .map(|seconds| now + Duration::seconds(seconds));
     state
         .store
-        .record_account_secret_rotation(&account_id, &secret, now, previous_valid_until)
+        .record_account_secret_rotation(&account_id, &sealed, now, previous_valid_until)
         .await?;
     tracing::info!(account_id = %account_id, grace_seconds, "account secret regenerated");
     Ok(Json(SecretOut {
@@ -83,11 +84,12 @@ pub(crate) async fn get_secret(
     State(state): State<AppState>,
     CallerAccount(account_id): CallerAccount,
 ) -> Result<Json<SecretOut>, ApiError> {
-    let secret = state
+    let sealed = state
         .store
         .find_account_secret(&account_id)
         .await?
         .ok_or(ApiError::SecretNotFound)?;
+    let secret = state.config.keyring.open(&sealed, &account_id)?;
     Ok(Json(SecretOut {
         secret: secret.expose().to_owned(),
     }))

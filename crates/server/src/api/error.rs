@@ -4,6 +4,7 @@ use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use optout_core::SealError;
 use optout_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -161,6 +162,15 @@ impl From<StoreError> for ApiError {
                 Self::Internal
             }
         }
+    }
+}
+
+impl From<SealError> for ApiError {
+    /// A stored secret that does not open is the operator's problem (a master key missing from
+    /// the keyring, or a row altered), never the caller's: logged, answered as a 500.
+    fn from(error: SealError) -> Self {
+        tracing::error!(%error, "an account secret does not open with the configured master keys");
+        Self::Internal
     }
 }
 

@@ -84,11 +84,12 @@ pub(crate) async fn test_subscription(
     let subscription = find_caller_subscription(&state, &account_id, &id).await?;
     let now = state.clock.now();
     // Signed like a notice claimed now: with the previous secret too during its grace (C3).
-    let secrets = state
+    let sealed = state
         .store
         .find_account_secrets(&account_id, now)
         .await?
         .ok_or(ApiError::SecretRequired)?;
+    let secrets = state.config.keyring.open_all(&sealed, &account_id)?;
     let webhook_id = NoticeId::generate(now);
     let sent = state
         .sender

@@ -228,7 +228,9 @@ pub(crate) async fn update_subscription(
         url,
         name,
         is_active,
-        new_secret: new_secret.clone(),
+        new_secret: new_secret
+            .as_ref()
+            .map(|secret| state.config.keyring.seal(secret, &account_id)),
         updated_at: truncate_to_millis(state.clock.now()),
     };
     let updated = state

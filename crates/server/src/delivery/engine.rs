@@ -1,8 +1,9 @@
 //! The engine loop and its step function.
 
+use chrono::{DateTime, Utc};
 use optout_core::{
-    AccountId, AfterFailure, AttemptOutcome, AttemptResult, ClaimRequest, ClaimedNotice, Clock,
-    NoticeDisposition, RetryPolicy,
+    AccountId, AccountSecrets, AfterFailure, AttemptOutcome, AttemptResult, ClaimRequest,
+    ClaimedNotice, Clock, Keyring, NoticeDisposition, RetryPolicy, SealError,
 };
 use optout_store::Store;
 use rand::Rng;
@@ -16,6 +17,11 @@ use tokio_util::task::TaskTracker;
 use super::recorder::{run_recorder, write_batch};
 use super::sender::{Sender, Sending};
 use super::signal::WorkSignal;
+
+/// The attempt error recorded (and shown in the account's audit log) when the account's secret
+/// does not open: nothing was sent, and the operator's log says why.
+pub const UNOPENED_SECRET_ERROR: &str =
+    "not sent: the account secret does not open with the service's master keys";
 
 /// How soon to look again when work is due but none could be claimed.
 const DUE_BUT_UNCLAIMED_RETRY: Duration = Duration::from_millis(50);
@@ -52,6 +58,21 @@ impl EngineConfig {
     }
 }
 
+/// What an engine works with, besides its configuration.
+#[derive(Debug, Clone)]
+pub struct EngineParts {
+    /// Where notices are claimed and outcomes recorded.
+    pub store: Arc<dyn Store>,
+    /// The HTTP client of deliveries.
+    pub sender: Sender,
+    /// Opens the claimed notices' sealed account secrets.
+    pub keyring: Keyring,
+    /// Tells time.
+    pub clock: Arc<dyn Clock>,
+    /// Wakes the engine when work is committed.
+    pub signal: WorkSignal,
+}
+
 /// What one [`DeliveryEngine::step`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StepReport {
@@ -64,6 +85,7 @@ pub struct StepReport {
 pub struct DeliveryEngine {
     store: Arc<dyn Store>,
     sender: Sender,
+    keyring: Keyring,
     config: Arc<EngineConfig>,
     clock: Arc<dyn Clock>,
     signal: WorkSignal,
@@ -86,14 +108,15 @@ struct AccountSlots {
 }
 
 impl DeliveryEngine {
-    /// An engine delivering with `sender`, woken by `signal`.
-    pub fn new(
-        store: Arc<dyn Store>,
-        sender: Sender,
-        config: EngineConfig,
-        clock: Arc<dyn Clock>,
-        signal: WorkSignal,
-    ) -> Self {
+    /// An engine working with `parts`, configured by `config`.
+    pub fn new(parts: EngineParts, config: EngineConfig) -> Self {
+        let EngineParts {
+            store,
+            sender,
+            keyring,
+            clock,
+            signal,
+        } = parts;
         let capacity = Capacity {
             global: Arc::new(Semaphore::new(config.concurrency)),
             accounts: Mutex::new(HashMap::new()),
@@ -102,6 +125,7 @@ impl DeliveryEngine {
         Self {
             store,
             sender,
+            keyring,
             config: Arc::new(config),
             clock,
             signal,
@@ -219,33 +243,24 @@ impl DeliveryEngine {
     }
 
     async fn deliver(&self, notice: ClaimedNotice) -> AttemptOutcome {
+        let secrets = match self.open_secrets(&notice) {
+            Ok(secrets) => secrets,
+            Err(error) => return self.unopened(notice, &error),
+        };
         let webhook_id = notice.notice_id.to_string();
         let sent = self
             .sender
             .send(Sending {
                 webhook_id: &webhook_id,
                 url: &notice.url,
-                secret: &notice.secret,
-                previous_secret: notice.previous_secret.as_ref(),
+                secret: &secrets.secret,
+                previous_secret: secrets.previous_secret.as_ref(),
                 payload: Arc::clone(&notice.payload),
                 attempt: notice.attempt,
                 test: false,
             })
             .await;
-        let disposition = match &sent.result {
-            AttemptResult::Delivered { .. } => NoticeDisposition::Delivered,
-            AttemptResult::Failed { .. } => {
-                let jitter = rand::thread_rng().gen::<f64>();
-                match self
-                    .config
-                    .retry
-                    .after_failure(notice.attempt, self.clock.now(), jitter)
-                {
-                    AfterFailure::RetryAt(at) => NoticeDisposition::RetryAt(at),
-                    AfterFailure::Exhausted => NoticeDisposition::Exhausted,
-                }
-            }
-        };
+        let disposition = self.disposition(notice.attempt, &sent.result);
         let (outcome_label, status) = match &sent.result {
             AttemptResult::Delivered { status_code } => ("delivered", Some(*status_code)),
             AttemptResult::Failed { status_code, .. } => ("failed", *status_code),
@@ -259,17 +274,57 @@ impl DeliveryEngine {
             duration_ms = sent.duration_ms,
             "delivery attempt"
         );
-        AttemptOutcome {
-            notice_id: notice.notice_id,
-            lease_token: notice.lease_token,
-            account_id: notice.account_id,
-            subscription_id: notice.subscription_id,
-            url: notice.url,
-            attempt: notice.attempt,
-            started_at: sent.started_at,
-            duration_ms: sent.duration_ms,
-            result: sent.result,
+        outcome(
+            notice,
+            sent.started_at,
+            sent.duration_ms,
+            sent.result,
             disposition,
+        )
+    }
+
+    /// The claimed notice's account secrets, opened.
+    fn open_secrets(&self, notice: &ClaimedNotice) -> Result<AccountSecrets, SealError> {
+        let sealed = AccountSecrets {
+            secret: notice.secret.clone(),
+            previous_secret: notice.previous_secret.clone(),
+        };
+        self.keyring.open_all(&sealed, &notice.account_id)
+    }
+
+    /// A notice whose account secret does not open is not sent (never unsigned): the attempt is
+    /// recorded as failed and retried like any other, so restarting with the missing master key
+    /// delivers it, and a subscription whose secret never opens is disabled in the end.
+    fn unopened(&self, notice: ClaimedNotice, error: &SealError) -> AttemptOutcome {
+        tracing::error!(
+            notice_id = %notice.notice_id,
+            account_id = %notice.account_id,
+            %error,
+            "delivery not sent: the account secret does not open"
+        );
+        let result = AttemptResult::Failed {
+            status_code: None,
+            error: UNOPENED_SECRET_ERROR.to_owned(),
+        };
+        let disposition = self.disposition(notice.attempt, &result);
+        outcome(notice, self.clock.now(), 0, result, disposition)
+    }
+
+    /// What becomes of a notice after its attempt ended with `result`.
+    fn disposition(&self, attempt: u32, result: &AttemptResult) -> NoticeDisposition {
+        match result {
+            AttemptResult::Delivered { .. } => NoticeDisposition::Delivered,
+            AttemptResult::Failed { .. } => {
+                let jitter = rand::thread_rng().gen::<f64>();
+                match self
+                    .config
+                    .retry
+                    .after_failure(attempt, self.clock.now(), jitter)
+                {
+                    AfterFailure::RetryAt(at) => NoticeDisposition::RetryAt(at),
+                    AfterFailure::Exhausted => NoticeDisposition::Exhausted,
+                }
+            }
         }
     }
 
@@ -324,6 +379,28 @@ impl DeliveryEngine {
             .filter(|(_, slots)| slots.claimed >= self.config.per_subscription)
             .map(|(account, _)| account.clone())
             .collect()
+    }
+}
+
+/// The outcome of the claimed `notice`'s attempt.
+fn outcome(
+    notice: ClaimedNotice,
+    started_at: DateTime<Utc>,
+    duration_ms: u64,
+    result: AttemptResult,
+    disposition: NoticeDisposition,
+) -> AttemptOutcome {
+    AttemptOutcome {
+        notice_id: notice.notice_id,
+        lease_token: notice.lease_token,
+        account_id: notice.account_id,
+        subscription_id: notice.subscription_id,
+        url: notice.url,
+        attempt: notice.attempt,
+        started_at,
+        duration_ms,
+        result,
+        disposition,
     }
 }
 

@@ -10,6 +10,6 @@ mod recorder;
 mod sender;
 mod signal;
 
-pub use engine::{DeliveryEngine, EngineConfig, StepReport};
+pub use engine::{DeliveryEngine, EngineConfig, EngineParts, StepReport, UNOPENED_SECRET_ERROR};
 pub use sender::{SendResult, Sender, SenderConfig, Sending};
 pub use signal::WorkSignal;

@@ -1,7 +1,7 @@
 //! `spawn_app()`, the app under test and the requests the tests send to it.
 
 use optout_core::rate_limit::RateLimit;
-use optout_core::{RetryPolicy, SystemClock, UrlPolicy};
+use optout_core::{Keyring, RetryPolicy, SystemClock, UrlPolicy};
 use optout_server::{AdminToken, App, AppConfig, EngineConfig};
 use optout_store::Store;
 use optout_store_sqlite::SqliteStore;
@@ -22,6 +22,9 @@ use crate::snapshot::{self, Snapshot};
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 /// The challenge timeout of test apps: short, so that a hanging receiver fails fast.
 pub const CHALLENGE_TIMEOUT: Duration = Duration::from_millis(500);
+/// The master key of test apps (base64 of the bytes 0 to 31): fixed, so an app restarted on the
+/// same database opens the secrets it sealed.
+pub const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 /// A well-formed subscription id that no test ever creates.
 pub const UNKNOWN_ID: &str = "0123456789abcdef01234567";
 
@@ -68,7 +71,10 @@ pub const TEST_RATE_LIMIT: u32 = 100_000;
 /// `http://127.0.0.1`), challenges on with a short timeout, a rate limit no test reaches unless
 /// it lowers it.
 pub fn test_config() -> AppConfig {
-    let mut config = AppConfig::new(AdminToken::new(ADMIN_TOKEN).expect("valid admin token"));
+    let mut config = AppConfig::new(
+        AdminToken::new(ADMIN_TOKEN).expect("valid admin token"),
+        Keyring::parse(MASTER_KEY).expect("valid master key"),
+    );
     config.url_policy = UrlPolicy {
         allow_insecure: true,
     };

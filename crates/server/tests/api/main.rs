@@ -34,6 +34,7 @@ mod receiver;
 mod request_bodies;
 mod restart;
 mod secret_rotation;
+mod secrets_at_rest;
 mod snapshot;
 mod ssrf;
 mod ssrf_delivery;

@@ -1,12 +1,10 @@
 //! Accounts, API keys and account secrets.
 
-use optout_core::{
-    AccountId, AccountName, ApiKeyHash, ApiKeyId, NewAccount, NewApiKey, WebhookSecret,
-};
+use optout_core::{AccountId, AccountName, ApiKeyHash, ApiKeyId, NewAccount, NewApiKey};
 use optout_store::{Store, StoreError};
 use std::sync::Arc;
 
-use crate::setup::{account, at, t0, unknown_account};
+use crate::setup::{account, at, sealed_secret, t0, unknown_account};
 
 fn new_account(id: Option<&str>) -> NewAccount {
     NewAccount {
@@ -127,7 +125,7 @@ pub async fn keys_and_secrets_of_an_unknown_account_are_not_found(store: Arc<dyn
         "got {result:?}"
     );
     let result = store
-        .record_account_secret(&unknown_account(), &WebhookSecret::generate(), t0())
+        .record_account_secret(&unknown_account(), &sealed_secret(), t0())
         .await;
     assert!(
         matches!(result, Err(StoreError::NotFound)),
@@ -149,7 +147,7 @@ pub async fn an_account_secret_is_created_then_replaced(store: Arc<dyn Store>) {
     let other = account(&*store).await;
     assert_eq!(store.find_account_secret(&mine).await.expect("find"), None);
 
-    let first = WebhookSecret::generate();
+    let first = sealed_secret();
     store
         .record_account_secret(&mine, &first, at(1))
         .await
@@ -159,7 +157,7 @@ pub async fn an_account_secret_is_created_then_replaced(store: Arc<dyn Store>) {
         Some(first)
     );
 
-    let second = WebhookSecret::generate();
+    let second = sealed_secret();
     store
         .record_account_secret(&mine, &second, at(2))
         .await

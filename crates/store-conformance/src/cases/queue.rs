@@ -4,7 +4,7 @@
 use chrono::Duration;
 use optout_core::{
     AuditFilter, AuditStatus, ClaimRequest, NoticeDisposition, NoticeStatus, OptOutId, PageRequest,
-    RecipientRecord, SubscriptionChanges, WebhookSecret,
+    RecipientRecord, SubscriptionChanges,
 };
 use optout_store::Store;
 use std::collections::HashMap;
@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::setup::{
     account, at, claim, claim_one, claim_request, contact_of, email, expose, give_secret, opt_out,
-    outcome, record, record_opt_outs, subscribe, subscribed_account,
+    outcome, record, record_opt_outs, sealed_secret, subscribe, subscribed_account,
 };
 
 const FIRST_PAGE: PageRequest = PageRequest {
@@ -70,7 +70,7 @@ pub async fn notices_wait_for_a_subscription_and_its_creation_releases_them(stor
     assert_eq!(contact_of(&claimed), "c1");
 
     // A rotated secret signs the next attempt.
-    let rotated = WebhookSecret::generate();
+    let rotated = sealed_secret();
     store
         .update_subscription(
             &account,

@@ -1,13 +1,13 @@
 //! Secret rotation grace (spec C3): a replaced secret keeps signing beside the new one until its
 //! grace ends, in what a claim returns and in what `find_account_secrets` answers.
 
-use optout_core::{AccountId, AccountSecrets, SubscriptionChanges, WebhookSecret};
+use optout_core::{AccountId, AccountSecrets, SealedSecret, SubscriptionChanges};
 use optout_store::{Store, StoreError};
 use std::sync::Arc;
 
 use crate::setup::{
-    account, at, claim_one, email, expose, give_secret, opt_out, record_opt_outs, subscribe,
-    subscribed_account, unknown_account,
+    account, at, claim_one, email, expose, give_secret, opt_out, record_opt_outs, sealed_secret,
+    subscribe, subscribed_account, unknown_account,
 };
 
 /// Replaces the account's secret at `at(seconds)`, the old one valid until `at(until)` if given.
@@ -16,8 +16,8 @@ async fn rotate(
     account: &AccountId,
     seconds: i64,
     until: Option<i64>,
-) -> WebhookSecret {
-    let secret = WebhookSecret::generate();
+) -> SealedSecret {
+    let secret = sealed_secret();
     store
         .record_account_secret_rotation(account, &secret, at(seconds), until.map(at))
         .await
@@ -26,7 +26,11 @@ async fn rotate(
 }
 
 /// The account's secrets as a delivery at `at(seconds)` is signed.
-async fn secrets_at(store: &dyn Store, account: &AccountId, seconds: i64) -> AccountSecrets {
+async fn secrets_at(
+    store: &dyn Store,
+    account: &AccountId,
+    seconds: i64,
+) -> AccountSecrets<SealedSecret> {
     store
         .find_account_secrets(account, at(seconds))
         .await
@@ -34,7 +38,10 @@ async fn secrets_at(store: &dyn Store, account: &AccountId, seconds: i64) -> Acc
         .expect("the account has a secret")
 }
 
-fn signing(secret: &WebhookSecret, previous_secret: Option<&WebhookSecret>) -> AccountSecrets {
+fn signing(
+    secret: &SealedSecret,
+    previous_secret: Option<&SealedSecret>,
+) -> AccountSecrets<SealedSecret> {
     AccountSecrets {
         secret: secret.clone(),
         previous_secret: previous_secret.cloned(),
@@ -104,7 +111,7 @@ pub async fn regenerating_during_a_grace_keeps_only_the_secret_just_replaced(
 
     rotate(&*store, &mine, 40, Some(400)).await;
     store
-        .record_account_secret(&mine, &WebhookSecret::generate(), at(41))
+        .record_account_secret(&mine, &sealed_secret(), at(41))
         .await
         .expect("replaced without grace");
     assert_eq!(secrets_at(&*store, &mine, 42).await.previous_secret, None);
@@ -112,7 +119,7 @@ pub async fn regenerating_during_a_grace_keeps_only_the_secret_just_replaced(
     // A6 regenerates without grace too.
     let subscription = subscribe(&*store, &mine, at(50)).await;
     rotate(&*store, &mine, 60, Some(600)).await;
-    let sixth = WebhookSecret::generate();
+    let sixth = sealed_secret();
     store
         .update_subscription(
             &mine,
@@ -140,12 +147,7 @@ pub async fn regenerating_during_a_grace_keeps_only_the_secret_just_replaced(
 /// Rotating the secret of an unknown account is `NotFound`, and it has no secrets.
 pub async fn secrets_of_an_unknown_account_cannot_rotate(store: Arc<dyn Store>) {
     let result = store
-        .record_account_secret_rotation(
-            &unknown_account(),
-            &WebhookSecret::generate(),
-            at(1),
-            Some(at(100)),
-        )
+        .record_account_secret_rotation(&unknown_account(), &sealed_secret(), at(1), Some(at(100)))
         .await;
     assert!(
         matches!(result, Err(StoreError::NotFound)),

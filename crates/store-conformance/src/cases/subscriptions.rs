@@ -2,13 +2,13 @@
 
 use optout_core::{
     EntityType, PageRequest, SignalType, SubscriptionChanges, SubscriptionId, SubscriptionName,
-    WebhookSecret,
 };
 use optout_store::{Store, StoreError};
 use std::sync::Arc;
 
 use crate::setup::{
-    account, at, give_secret, new_subscription, subscribe, subscribed_account, unknown_account, url,
+    account, at, give_secret, new_subscription, sealed_secret, subscribe, subscribed_account,
+    unknown_account, url,
 };
 
 const FIRST_PAGE: PageRequest = PageRequest {
@@ -153,7 +153,7 @@ pub async fn an_update_changes_only_what_it_names_and_only_for_the_owner(store: 
     assert_eq!(moved.created_at, mine.subscription.created_at);
     assert_eq!(moved.updated_at, at(20));
 
-    let rotated = WebhookSecret::generate();
+    let rotated = sealed_secret();
     let renamed = store
         .update_subscription(
             &mine.account,
@@ -221,7 +221,7 @@ pub async fn an_update_changes_only_what_it_names_and_only_for_the_owner(store: 
             SubscriptionChanges {
                 url: Some(url("stolen")),
                 is_active: Some(false),
-                new_secret: Some(WebhookSecret::generate()),
+                new_secret: Some(sealed_secret()),
                 ..no_changes(at(24))
             },
         )
