@@ -10,6 +10,9 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::ReceiveArgs;
 use crate::signals;
 
+/// How long a sender has to send a request's head to the receiver.
+const RECEIVER_HEADER_TIMEOUT: Duration = optout_server::config::DEFAULT_HEADER_TIMEOUT;
+
 /// Serves the receiver until a shutdown signal, then finishes in-flight requests.
 pub async fn run(args: ReceiveArgs) -> anyhow::Result<()> {
     if args
@@ -37,8 +40,8 @@ pub async fn run(args: ReceiveArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, store = %path.display(),
         "optout-relay receiver listening");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
+    // Receivers face the internet too: request heads must arrive in time.
+    optout_server::http_server::serve(listener, router, shutdown, RECEIVER_HEADER_TIMEOUT)
         .await
         .context("the receiver failed")?;
     store.close().await;

@@ -19,7 +19,7 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, then waits for open connections
 /// to finish their requests. A client must send a whole request head within `header_timeout`.
-pub(crate) async fn serve(
+pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: CancellationToken,

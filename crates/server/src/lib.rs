@@ -13,7 +13,7 @@ mod app;
 mod challenge;
 pub mod config;
 pub mod delivery;
-mod http_server;
+pub mod http_server;
 pub mod intake;
 pub mod reseal;
 pub mod target_guard;

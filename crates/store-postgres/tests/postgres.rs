@@ -183,3 +183,55 @@ async fn the_work_listener_reconnects_after_losing_its_connection() {
     store.close().await;
     database.drop_database().await;
 }
+
+/// Three nodes (three stores, each with its own connection pool) on one database share one rate
+/// limit per account: between them they allow exactly the limit, not three times it.
+#[tokio::test]
+async fn the_rate_limit_holds_across_nodes() {
+    use optout_core::rate_limit::{RateDecision, RateLimit};
+
+    let database = TestDatabase::create().await;
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(PostgresStore::open(&database.url).await.expect("open"));
+    }
+    let (_, key) = NewApiKey::generate(t(0));
+    let account = nodes[0]
+        .create_account(
+            NewAccount {
+                id: None,
+                name: AccountName::parse("Acme").expect("a valid name"),
+                created_at: t(0),
+            },
+            key,
+        )
+        .await
+        .expect("account")
+        .id;
+    let limit = RateLimit::new(12, Duration::from_secs(60)).expect("a valid limit");
+    let mut requests = tokio::task::JoinSet::new();
+    for request in 0..60 {
+        let node = nodes[request % 3].clone();
+        let account = account.clone();
+        requests.spawn(async move {
+            node.take_rate_limit_slot(&account, limit, t(5))
+                .await
+                .expect("slot decided")
+        });
+    }
+    let mut allowed = 0;
+    while let Some(decision) = requests.join_next().await {
+        if matches!(
+            decision.expect("request finished"),
+            RateDecision::Allowed { .. }
+        ) {
+            allowed += 1;
+        }
+    }
+
+    assert_eq!(allowed, 12, "the nodes together allow exactly the limit");
+    for node in nodes {
+        node.close().await;
+    }
+    database.drop_database().await;
+}
