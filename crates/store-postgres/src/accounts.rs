@@ -234,17 +234,7 @@ pub(crate) async fn list_secrets(
     .fetch_all(executor)
     .await
     .map_err(map_err)?;
-    rows.into_iter()
-        .map(|(account, secret, previous_secret)| {
-            Ok(StoredAccountSecrets {
-                account_id: rows::account_id(&account)?,
-                secrets: AccountSecrets {
-                    secret: SealedSecret::from_stored(secret),
-                    previous_secret: previous_secret.map(SealedSecret::from_stored),
-                },
-            })
-        })
-        .collect()
+    rows.into_iter().map(rows::stored_secrets).collect()
 }
 
 /// Replaces the stored secrets of each account whose secrets are still as expected, in one

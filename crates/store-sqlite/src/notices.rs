@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use optout_core::time_format::to_millis;
 use optout_core::{
     AccountId, AttemptOutcome, AttemptResult, AuditStatus, ClaimRequest, ClaimedNotice,
-    NoticeDisposition, NoticeId, ObjectId, SealedSecret, SubscriptionId, WebhookUrl,
+    NoticeDisposition, NoticeId, ObjectId,
 };
 use optout_store::StoreError;
 use sqlx::SqliteConnection;
@@ -149,26 +149,17 @@ pub(crate) async fn claim(
     Ok(notices)
 }
 
-/// Where and how the notices of one account are delivered.
-struct Target {
-    subscription_id: SubscriptionId,
-    url: WebhookUrl,
-    secret: SealedSecret,
-    /// The replaced secret, while its rotation grace lasts at the claim's `now`.
-    previous_secret: Option<SealedSecret>,
-}
-
 /// The active subscription and secrets of every account among the claimed notices.
 async fn delivery_targets(
     conn: &mut SqliteConnection,
     claimed: &[ClaimRow],
     now: DateTime<Utc>,
-) -> Result<(HashMap<String, Target>, HashSet<String>), StoreError> {
+) -> Result<(HashMap<String, rows::DeliveryTarget>, HashSet<String>), StoreError> {
     let mut accounts: Vec<&str> = claimed.iter().map(|row| row.1.as_str()).collect();
     accounts.sort_unstable();
     accounts.dedup();
     let accounts = serde_json::to_string(&accounts).map_err(StoreError::backend)?;
-    let rows: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
+    let target_rows: Vec<rows::DeliveryTargetRow> = sqlx::query_as(
         "SELECT s.account_id, s.id, s.url, k.secret,
                 CASE WHEN k.previous_valid_until > ?2 THEN k.previous_secret END
          FROM subscriptions s JOIN account_secrets k ON k.account_id = s.account_id
@@ -179,32 +170,7 @@ async fn delivery_targets(
     .fetch_all(conn)
     .await
     .map_err(map_err)?;
-    let mut targets = HashMap::with_capacity(rows.len());
-    let mut unreadable = HashSet::new();
-    for (account, id, url, secret, previous_secret) in rows {
-        let (Some(subscription_id), Some(url)) =
-            (SubscriptionId::parse(&id), WebhookUrl::from_stored(&url))
-        else {
-            // A row written around the API must not stop every other account's deliveries.
-            tracing::error!(
-                account_id = %account,
-                subscription_id = %id,
-                "a subscription row cannot be read: its notices wait until it is fixed"
-            );
-            unreadable.insert(account);
-            continue;
-        };
-        targets.insert(
-            account,
-            Target {
-                subscription_id,
-                url,
-                secret: SealedSecret::from_stored(secret),
-                previous_secret: previous_secret.map(SealedSecret::from_stored),
-            },
-        );
-    }
-    Ok((targets, unreadable))
+    Ok(rows::delivery_targets(target_rows))
 }
 
 pub(crate) async fn record_attempts(

@@ -1,12 +1,13 @@
 //! Reading rows back into domain values: both backends store accounts and subscriptions in the
 //! same columns (instants as epoch milliseconds), so one mapping serves them.
 
-use crate::StoreError;
+use crate::{StoreError, StoredAccountSecrets};
 use optout_core::time_format::from_millis;
 use optout_core::{
-    Account, AccountId, AccountName, EntityType, SignalType, Subscription, SubscriptionId,
-    SubscriptionName, WebhookUrl,
+    Account, AccountId, AccountName, AccountSecrets, EntityType, SealedSecret, SignalType,
+    Subscription, SubscriptionId, SubscriptionName, WebhookUrl,
 };
+use std::collections::{HashMap, HashSet};
 
 /// The columns of `subscriptions`, in the order [`subscription`] reads them.
 pub const SUBSCRIPTION_COLUMNS: &str =
@@ -56,4 +57,67 @@ pub fn subscription(row: SubscriptionRow) -> Result<Subscription, StoreError> {
         created_at: from_millis(created_at),
         updated_at: from_millis(updated_at),
     })
+}
+
+/// One `account_secrets` row as `(account_id, secret, previous_secret)`.
+pub fn stored_secrets(
+    (account, secret, previous_secret): (String, String, Option<String>),
+) -> Result<StoredAccountSecrets, StoreError> {
+    Ok(StoredAccountSecrets {
+        account_id: account_id(&account)?,
+        secrets: AccountSecrets {
+            secret: SealedSecret::from_stored(secret),
+            previous_secret: previous_secret.map(SealedSecret::from_stored),
+        },
+    })
+}
+
+/// Where and how the notices of one account are delivered.
+#[derive(Debug)]
+pub struct DeliveryTarget {
+    /// The account's active subscription.
+    pub subscription_id: SubscriptionId,
+    /// Its URL.
+    pub url: WebhookUrl,
+    /// The account's sealed secret.
+    pub secret: SealedSecret,
+    /// The replaced secret, while its rotation grace lasts at the claim's `now`.
+    pub previous_secret: Option<SealedSecret>,
+}
+
+/// One row of a claim's target query: account id, subscription id, URL, sealed secret and the
+/// previous sealed secret while its grace lasts.
+pub type DeliveryTargetRow = (String, String, String, String, Option<String>);
+
+/// The delivery targets of a claim by account id, and the accounts whose subscription row cannot
+/// be read. Such a row was written around the API; it is logged by id and its account's notices
+/// are skipped, so that it never stops other accounts' deliveries.
+pub fn delivery_targets(
+    rows: Vec<DeliveryTargetRow>,
+) -> (HashMap<String, DeliveryTarget>, HashSet<String>) {
+    let mut targets = HashMap::with_capacity(rows.len());
+    let mut unreadable = HashSet::new();
+    for (account, id, url, secret, previous_secret) in rows {
+        let (Some(subscription_id), Some(url)) =
+            (SubscriptionId::parse(&id), WebhookUrl::from_stored(&url))
+        else {
+            tracing::error!(
+                account_id = %account,
+                subscription_id = %id,
+                "a subscription row cannot be read: its notices wait until it is fixed"
+            );
+            unreadable.insert(account);
+            continue;
+        };
+        targets.insert(
+            account,
+            DeliveryTarget {
+                subscription_id,
+                url,
+                secret: SealedSecret::from_stored(secret),
+                previous_secret: previous_secret.map(SealedSecret::from_stored),
+            },
+        );
+    }
+    (targets, unreadable)
 }
