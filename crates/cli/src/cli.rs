@@ -72,9 +72,9 @@ pub struct DatabaseArgs {
 pub struct MasterKeyArgs {
     /// Master keys sealing account webhook secrets in the database: base64 of 32 bytes each
     /// (`optout-relay master-key generate`), comma-separated. The first seals, all open: to
-    /// rotate, put the new key first and the old one after it. If unset, one is generated on
-    /// first start and kept in `<data dir>/master-key` (mode 0600). Nodes sharing a PostgreSQL
-    /// database must all have the same keys.
+    /// rotate, put the new key first and the old one after it. If unset with SQLite, one is
+    /// generated on first start and kept in `<data dir>/master-key` (mode 0600). Required with
+    /// PostgreSQL: every node sharing the database must have the same keys.
     #[arg(
         long,
         env = "OPTOUT_RELAY_MASTER_KEY",
@@ -130,17 +130,22 @@ pub struct ServeArgs {
 
     /// Requests per minute each account may make to the account API (429 beyond); 0 turns the
     /// limit off. With PostgreSQL the count is shared by all nodes.
-    #[arg(long, env = "OPTOUT_RELAY_RATE_LIMIT", default_value_t = 100)]
+    #[arg(
+        long,
+        env = "OPTOUT_RELAY_RATE_LIMIT",
+        default_value_t = 100,
+        value_name = "N"
+    )]
     pub rate_limit: u32,
 
     /// Time a client has to send a request's head before its connection is closed.
     #[arg(long, env = "OPTOUT_RELAY_HEADER_TIMEOUT", default_value = "10s",
-          value_parser = parse_duration)]
+          value_name = "DURATION", value_parser = parse_duration)]
     pub header_timeout: Duration,
 
     /// Time a client has to send a request body before it gets 408.
     #[arg(long, env = "OPTOUT_RELAY_BODY_TIMEOUT", default_value = "30s",
-          value_parser = parse_duration)]
+          value_name = "DURATION", value_parser = parse_duration)]
     pub body_timeout: Duration,
 
     #[command(flatten)]

@@ -39,13 +39,15 @@ pub fn resolve(configured: Option<&str>, data_dir: &Path) -> anyhow::Result<Keyr
 /// The keyring of a command that reads or writes account secrets, once every stored secret is
 /// sealed with its active key (see [`optout_server::reseal_account_secrets`]).
 pub async fn prepare(opened: &OpenedStore, configured: Option<&str>) -> anyhow::Result<Keyring> {
-    let keyring = resolve(configured, &opened.data_dir)?;
     if configured.is_none() && opened.postgres_url.is_some() {
-        tracing::warn!(
-            "the master key comes from a local file: every node on this PostgreSQL database \
-             must be started with the same --master-key"
+        // A key generated into each node's local file would differ from node to node, and no
+        // node could open the secrets another one sealed.
+        anyhow::bail!(
+            "with PostgreSQL, set --master-key (or OPTOUT_RELAY_MASTER_KEY) to the same keys on \
+             every node; `optout-relay master-key generate` prints a new key"
         );
     }
+    let keyring = resolve(configured, &opened.data_dir)?;
     tracing::info!(active_key = %keyring.active().id(), keys = keyring.ids().len(), "master keys ready");
     match optout_server::reseal_account_secrets(opened.store.as_ref(), &keyring).await {
         Ok(_) => Ok(keyring),

@@ -343,3 +343,26 @@ fn write_plain_text_secrets(dir: &Path, account: &str, secret: &str, previous: &
         conn.close().await.expect("close");
     });
 }
+
+#[test]
+fn nodes_on_postgres_refuse_to_start_without_a_configured_master_key() {
+    let database = TestDatabase::create();
+    let dir = tempfile::tempdir().expect("temp dir");
+    for command in ["serve", "worker"] {
+        let output = run(relay()
+            .current_dir(dir.path())
+            .env_remove("OPTOUT_RELAY_MASTER_KEY")
+            .args([command, "--database-url", database.url()]));
+
+        assert!(!output.status.success(), "{command} must not start");
+        let stderr = stderr_of(&output);
+        assert!(
+            stderr.contains("with PostgreSQL, set --master-key"),
+            "{command}: {stderr}"
+        );
+        assert!(
+            !dir.path().join("data/master-key").exists(),
+            "{command} generated no local key"
+        );
+    }
+}

@@ -231,18 +231,22 @@ impl DeliveryEngine {
             // global slot, so a slow receiver cannot starve the others.
             let account_permit = account_permits.acquire_owned().await;
             let global_permit = global.acquire_owned().await;
+            let account_id = notice.account_id.clone();
             let outcome = engine.deliver(notice).await;
             drop(global_permit);
             drop(account_permit);
-            engine.release_account_slot(&outcome.account_id);
+            engine.release_account_slot(&account_id);
             engine.capacity.freed.notify_one();
-            if outcomes.send(outcome).is_err() {
-                tracing::error!("outcome recorder gone; the notice will be delivered again");
+            if let Some(outcome) = outcome {
+                if outcomes.send(outcome).is_err() {
+                    tracing::error!("outcome recorder gone; the notice will be delivered again");
+                }
             }
         });
     }
 
-    async fn deliver(&self, notice: ClaimedNotice) -> AttemptOutcome {
+    /// Makes one attempt; `None` when the notice was left under its lease without an attempt.
+    async fn deliver(&self, notice: ClaimedNotice) -> Option<AttemptOutcome> {
         let secrets = match self.open_secrets(&notice) {
             Ok(secrets) => secrets,
             Err(error) => return self.unopened(notice, &error),
@@ -274,13 +278,13 @@ impl DeliveryEngine {
             duration_ms = sent.duration_ms,
             "delivery attempt"
         );
-        outcome(
+        Some(outcome(
             notice,
             sent.started_at,
             sent.duration_ms,
             sent.result,
             disposition,
-        )
+        ))
     }
 
     /// The claimed notice's account secrets, opened.
@@ -292,10 +296,26 @@ impl DeliveryEngine {
         self.keyring.open_all(&sealed, &notice.account_id)
     }
 
-    /// A notice whose account secret does not open is not sent (never unsigned): the attempt is
-    /// recorded as failed and retried like any other, so restarting with the missing master key
-    /// delivers it, and a subscription whose secret never opens is disabled in the end.
-    fn unopened(&self, notice: ClaimedNotice, error: &SealError) -> AttemptOutcome {
+    /// A notice whose account secret does not open is never sent (never unsigned).
+    ///
+    /// Sealed with a master key this node lacks, or still in plain text: the secret is fine and
+    /// this node is behind, as during a key rotation or an upgrade rolling through several
+    /// nodes. No attempt is spent: the notice keeps its lease and comes due again when it ends,
+    /// for a node that has the key, or for this one once restarted with it.
+    ///
+    /// Altered or malformed: the attempt is recorded as failed and retried like any other, so
+    /// the audit log shows it, and a subscription whose secret never opens is disabled in the
+    /// end.
+    fn unopened(&self, notice: ClaimedNotice, error: &SealError) -> Option<AttemptOutcome> {
+        if matches!(error, SealError::UnknownKey(_) | SealError::PlainText) {
+            tracing::warn!(
+                notice_id = %notice.notice_id,
+                account_id = %notice.account_id,
+                %error,
+                "delivery left for later: this node cannot open the account secret yet"
+            );
+            return None;
+        }
         tracing::error!(
             notice_id = %notice.notice_id,
             account_id = %notice.account_id,
@@ -307,7 +327,7 @@ impl DeliveryEngine {
             error: UNOPENED_SECRET_ERROR.to_owned(),
         };
         let disposition = self.disposition(notice.attempt, &result);
-        outcome(notice, self.clock.now(), 0, result, disposition)
+        Some(outcome(notice, self.clock.now(), 0, result, disposition))
     }
 
     /// What becomes of a notice after its attempt ended with `result`.

@@ -8,15 +8,19 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 use crate::delivery_receiver::DeliveryReceiver;
-use crate::helpers::{spawn_app, spawn_app_in_with_engine, text};
+use crate::eventually::eventually;
+use crate::helpers::{spawn_app, spawn_app_in, spawn_app_in_with_engine, text};
 use crate::operator::{email, exposure, opt_out};
-use crate::propagation::rows;
+use crate::propagation::{rows, Subscriber};
+use crate::snapshot;
 
-#[tokio::test]
-async fn a_notice_whose_secret_does_not_open_is_not_sent_and_its_attempt_fails() {
+/// An app, an account subscribed to `receiver`, and one opt-out of its contact, recorded with
+/// no engine running; the app is stopped and its database folder returned.
+async fn one_undelivered_notice(
+    receiver: &DeliveryReceiver,
+) -> (tempfile::TempDir, Subscriber, String) {
     let app = spawn_app().await;
-    let receiver = DeliveryReceiver::spawn().await;
-    let subscriber = app.subscriber(&receiver, "/hook").await;
+    let subscriber = app.subscriber(receiver, "/hook").await;
     app.expose(&[exposure(
         &subscriber.account.id,
         "c-1",
@@ -24,13 +28,76 @@ async fn a_notice_whose_secret_does_not_open_is_not_sent_and_its_attempt_fails()
     )])
     .await;
     let opt_out_id = app.opt_out_id(&opt_out("c-1", "Jane Doe")).await;
-    let dir = app.shutdown().await;
+    (app.shutdown().await, subscriber, opt_out_id)
+}
 
-    // The same database under another master key: the secret is sealed with a key it lacks.
+#[tokio::test]
+async fn a_node_without_the_master_key_spends_no_attempt_and_a_node_with_it_delivers() {
+    let receiver = DeliveryReceiver::spawn().await;
+    let (dir, subscriber, opt_out_id) = one_undelivered_notice(&receiver).await;
+
+    // The same database under another master key, as a node not yet given a rotated key.
     let other = Keyring::new(MasterKey::generate(), Vec::new()).expect("keyring");
-    let app = spawn_app_in_with_engine(
+    let lagging = spawn_app_in_with_engine(
         dir,
         |config| config.keyring = other,
+        |engine| engine.lease = Duration::from_millis(300),
+    )
+    .await;
+    eventually("the lagging node to claim the notice", || async {
+        let record = lagging.recipient(&opt_out_id, &subscriber.account.id).await;
+        if record["status"] == json!("delivering") {
+            Ok(())
+        } else {
+            Err(record.to_string())
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let record = lagging.recipient(&opt_out_id, &subscriber.account.id).await;
+    assert_eq!(record["attempts"], json!(0), "no attempt spent: {record}");
+    assert!(receiver.deliveries("/hook").is_empty(), "nothing is sent");
+    let logs: Value = lagging.audit_logs(&subscriber.account.api_key, "").await;
+    assert!(rows(&logs).is_empty(), "{logs}");
+    // Reading the secret is the operator's problem, not the caller's: a 500, nothing leaked.
+    let response = lagging.get_secret(&subscriber.account.api_key).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = response.text().await.expect("body");
+    assert!(!body.contains(&subscriber.secret), "{body}");
+    let dir = lagging.shutdown().await;
+
+    // The node that has the key delivers it once the lease ends, signed as usual.
+    let app = spawn_app_in_with_engine(dir, |_| {}, |_| {}).await;
+    let delivered = app
+        .wait_for_recipient(&opt_out_id, &subscriber.account.id, "delivered")
+        .await;
+    assert_eq!(delivered["attempts"], json!(1), "{delivered}");
+    assert_eq!(receiver.notices("/hook").len(), 1);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_sealed_secret_moved_to_another_account_never_signs_and_its_attempt_fails() {
+    let receiver = DeliveryReceiver::spawn().await;
+    let (dir, subscriber, opt_out_id) = one_undelivered_notice(&receiver).await;
+    // Another account's sealed secret, copied onto this account's row around the API.
+    let app = spawn_app_in(dir, |_| {}).await;
+    let other = app.create_account().await;
+    app.regenerate_secret(&other.api_key).await;
+    let dir = app.shutdown().await;
+    snapshot::execute(
+        &dir.path().join("optout-relay.db"),
+        &format!(
+            "UPDATE account_secrets SET secret = (SELECT secret FROM account_secrets
+             WHERE account_id = '{}') WHERE account_id = '{}'",
+            other.id, subscriber.account.id
+        ),
+    )
+    .await;
+
+    let app = spawn_app_in_with_engine(
+        dir,
+        |_| {},
         |engine| engine.retry = RetryPolicy::new(vec![Duration::from_secs(600); 3], 0.0),
     )
     .await;
@@ -43,10 +110,5 @@ async fn a_notice_whose_secret_does_not_open_is_not_sent_and_its_attempt_fails()
     let rows = rows(&logs);
     assert_eq!(rows.len(), 1, "{logs}");
     assert_eq!(text(&rows[0]["error"]), UNOPENED_SECRET_ERROR, "{logs}");
-
-    // Reading the secret is the operator's problem, not the caller's: a 500, nothing leaked.
-    let response = app.get_secret(&subscriber.account.api_key).await;
-    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    let body = response.text().await.expect("body");
-    assert!(!body.contains(&subscriber.secret), "{body}");
+    app.shutdown().await;
 }
