@@ -17,6 +17,10 @@ const AWS_METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0
 /// The instance metadata service of most clouds (AWS, GCP, Azure, OpenStack, ...).
 const CLOUD_METADATA_V4: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
 
+/// The reason given for a cloud metadata service address: only `--allow-private-targets` or an
+/// allowed range naming that one address lets it through, never a wider range around it.
+pub const CLOUD_METADATA: &str = "cloud metadata address";
+
 /// Why an address is not a public unicast target, or `None` if it is one.
 pub fn non_public_reason(ip: IpAddr) -> Option<&'static str> {
     match ip {
@@ -27,7 +31,7 @@ pub fn non_public_reason(ip: IpAddr) -> Option<&'static str> {
 
 fn v4_reason(ip: Ipv4Addr) -> Option<&'static str> {
     if ip == CLOUD_METADATA_V4 {
-        return Some("cloud metadata address");
+        return Some(CLOUD_METADATA);
     }
     if ip.is_unspecified() {
         return Some("unspecified address");
@@ -64,7 +68,7 @@ fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
         return Some("loopback address");
     }
     if ip == AWS_METADATA_V6 {
-        return Some("cloud metadata address");
+        return Some(CLOUD_METADATA);
     }
     if let Some(v4) = embedded_v4(ip) {
         return v4_reason(v4).or(Some("IPv6 encoding of an IPv4 address"));

@@ -130,6 +130,12 @@ impl Cidr {
         self.prefix
     }
 
+    /// Whether the range is one address (`/32` for IPv4, `/128` for IPv6).
+    pub fn is_single_address(&self) -> bool {
+        let full = if self.network.is_ipv4() { 32 } else { 128 };
+        self.prefix == full
+    }
+
     /// Whether `ip` is in the range. Addresses of the other family never are.
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.network, ip) {

@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use crate::address::non_public_reason;
+use crate::address::{non_public_reason, CLOUD_METADATA};
 use crate::cidr::Cidr;
 
 /// The addresses webhook requests may go to.
@@ -67,11 +67,15 @@ impl TargetPolicy {
     /// An IPv4-mapped IPv6 address (`::ffff:127.0.0.1`) is also allowed by a range holding its
     /// IPv4 address, because a socket dialling it reaches that IPv4 address. Other encodings
     /// (NAT64, 6to4, compatible) reach a translator or nothing, so only an IPv6 range allows them.
+    ///
+    /// A cloud metadata address is allowed only by a range of that one address (`/32`, `/128`):
+    /// allowing `169.254.0.0/16` or `fd00::/8` for an internal network does not open it.
     pub fn check(&self, ip: IpAddr) -> Result<(), TargetRefused> {
         let Some(reason) = non_public_reason(ip) else {
             return Ok(());
         };
-        if self.allow_private || self.in_allowed_range(ip) {
+        let single_address_only = reason == CLOUD_METADATA;
+        if self.allow_private || self.in_allowed_range(ip, single_address_only) {
             return Ok(());
         }
         Err(TargetRefused {
@@ -80,13 +84,14 @@ impl TargetPolicy {
         })
     }
 
-    fn in_allowed_range(&self, ip: IpAddr) -> bool {
+    fn in_allowed_range(&self, ip: IpAddr, single_address_only: bool) -> bool {
         let mapped = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4),
             IpAddr::V4(_) => None,
         };
         self.allowed
             .iter()
+            .filter(|range| !single_address_only || range.is_single_address())
             .any(|range| range.contains(ip) || mapped.is_some_and(|v4| range.contains(v4)))
     }
 }
@@ -107,6 +112,28 @@ mod tests {
                 Cidr::parse("::1/128").unwrap(),
             ],
         )
+    }
+
+    #[test]
+    fn metadata_addresses_need_a_range_of_exactly_that_address() {
+        let wide = TargetPolicy::new(
+            false,
+            vec![
+                Cidr::parse("169.254.0.0/16").unwrap(),
+                Cidr::parse("fd00::/8").unwrap(),
+            ],
+        );
+        assert_eq!(wide.check(ip("169.254.1.1")), Ok(()));
+        assert_eq!(wide.check(ip("fd00::1")), Ok(()));
+        for metadata in ["169.254.169.254", "fd00:ec2::254", "::ffff:169.254.169.254"] {
+            let refused = wide.check(ip(metadata)).unwrap_err();
+            assert_eq!(refused.reason(), "cloud metadata address", "{metadata}");
+        }
+        let exact = TargetPolicy::new(false, vec![Cidr::parse("169.254.169.254/32").unwrap()]);
+        assert_eq!(exact.check(ip("169.254.169.254")), Ok(()));
+        assert!(TargetPolicy::new(true, Vec::new())
+            .check(ip("fd00:ec2::254"))
+            .is_ok());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! ranges (from the IANA special-purpose registries), searched in order. Addresses are drawn both
 //! uniformly and from inside each listed range, edges included, so small ranges are exercised.
 
-use optout_core::address::non_public_reason;
+use optout_core::address::{non_public_reason, CLOUD_METADATA};
 use optout_core::{Cidr, TargetPolicy};
 use proptest::prelude::*;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -249,9 +249,12 @@ proptest! {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4),
             IpAddr::V4(_) => None,
         };
-        let expected = non_public_reason(ip).is_none()
-            || range.contains(ip)
-            || mapped_v4.is_some_and(|v4| range.contains(v4));
+        let reason = non_public_reason(ip);
+        // Cloud metadata addresses pass only a range of exactly that one address.
+        let range_applies = reason != Some(CLOUD_METADATA) || range.is_single_address();
+        let expected = reason.is_none()
+            || (range_applies
+                && (range.contains(ip) || mapped_v4.is_some_and(|v4| range.contains(v4))));
         prop_assert_eq!(policy.check(ip).is_ok(), expected, "{} in {}", ip, range);
     }
 
