@@ -1,9 +1,11 @@
-//! The accept loop: HTTP/1 and HTTP/2 connections with a deadline on request heads.
+//! The accept loop: HTTP/1.1 connections with a deadline on request heads.
 //!
 //! `axum::serve` installs no timer in hyper, which leaves hyper's header read timeout inert: a
 //! client could hold a connection open forever by sending its request head a byte at a time
-//! (slow-loris). This loop is `axum::serve` with that timer installed. Slow request *bodies* are
-//! bounded separately, where bodies are read (see `api::json_body`).
+//! (slow-loris). This loop is `axum::serve` with that timer installed, and HTTP/1.1 only:
+//! cleartext HTTP/2 (h2c) has no such head deadline in hyper, and no client of this API needs it
+//! (a TLS-terminating proxy in front may still speak HTTP/2 to clients). Slow request *bodies*
+//! are bounded separately, where bodies are read (see `api::json_body`).
 
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -25,12 +27,11 @@ pub async fn serve(
     shutdown: CancellationToken,
     header_timeout: Duration,
 ) -> std::io::Result<()> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout);
-    builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
     loop {
         let accepted = tokio::select! {
