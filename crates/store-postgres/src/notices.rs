@@ -135,7 +135,7 @@ pub(crate) async fn claim(
         let (Some(notice_id), Ok(account_id)) = (NoticeId::parse(&id), rows::account_id(&account))
         else {
             tracing::error!(
-                notice_id = %id,
+                notice_id = %rows::loggable(&id),
                 "a notice row cannot be read: skipped, it comes due again when its lease ends"
             );
             continue;

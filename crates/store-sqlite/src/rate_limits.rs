@@ -18,10 +18,21 @@ struct Windows {
     current: u32,
 }
 
+/// Accounts counted before idle ones are first dropped.
+const FIRST_CLEANUP_AT: usize = 100_000;
+
 /// Every account's counters; clones share them.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RateCounters {
-    accounts: Arc<Mutex<HashMap<AccountId, Windows>>>,
+    state: Arc<Mutex<Counters>>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    accounts: HashMap<AccountId, Windows>,
+    /// Size at which idle accounts are dropped next: twice what a cleanup kept, so that a
+    /// cleanup's cost is spread over as many requests as it had accounts to look at.
+    cleanup_at: usize,
 }
 
 impl RateCounters {
@@ -33,13 +44,18 @@ impl RateCounters {
         unix_ms: i64,
     ) -> RateDecision {
         let position = limit.position(unix_ms);
-        let mut accounts = self
-            .accounts
+        let mut state = self
+            .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if accounts.len() > 100_000 {
+        let Counters {
+            accounts,
+            cleanup_at,
+        } = &mut *state;
+        if accounts.len() >= (*cleanup_at).max(FIRST_CLEANUP_AT) {
             // Drop accounts idle for two windows: their counters no longer weigh anything.
             accounts.retain(|_, windows| windows.start >= position.previous_start);
+            *cleanup_at = accounts.len() * 2;
         }
         let windows = accounts.entry(account_id.clone()).or_insert(Windows {
             start: position.start,
