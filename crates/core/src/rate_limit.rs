@@ -15,7 +15,7 @@ use std::time::Duration;
 pub struct RateLimit {
     /// Requests allowed per window; at least 1.
     pub requests: u32,
-    /// The window; at least one second.
+    /// The window: a whole number of seconds, at least one.
     pub window: Duration,
 }
 
@@ -52,9 +52,11 @@ pub enum RateDecision {
 }
 
 impl RateLimit {
-    /// A limit of `requests` per `window`; `None` if either is zero or the window is under 1 s.
+    /// A limit of `requests` per `window`; `None` if either is zero or the window is not a whole
+    /// number of seconds (windows start on whole seconds).
     pub fn new(requests: u32, window: Duration) -> Option<Self> {
-        (requests > 0 && window >= Duration::from_secs(1)).then_some(Self { requests, window })
+        let whole_seconds = window.as_secs() > 0 && window.subsec_nanos() == 0;
+        (requests > 0 && whole_seconds).then_some(Self { requests, window })
     }
 
     fn window_secs(&self) -> i64 {
@@ -142,9 +144,10 @@ mod tests {
     }
 
     #[test]
-    fn zero_requests_or_sub_second_windows_are_refused() {
+    fn zero_requests_or_windows_of_partial_seconds_are_refused() {
         assert!(RateLimit::new(0, Duration::from_secs(60)).is_none());
         assert!(RateLimit::new(5, Duration::from_millis(500)).is_none());
+        assert!(RateLimit::new(5, Duration::from_millis(1500)).is_none());
     }
 
     #[test]
