@@ -47,7 +47,9 @@ pub(crate) struct ApiKeyCreatedOut {
         (status = 201, description = "Created; the key is shown once", body = AccountCreatedOut),
         (status = 400, description = "Validation failed", body = ErrorOut),
         (status = 401, description = "Invalid admin token", body = ErrorOut),
+        (status = 408, description = "Request body not received in time", body = ErrorOut),
         (status = 409, description = "Account already exists", body = ErrorOut),
+        (status = 413, description = "Payload too large", body = ErrorOut),
     )
 )]
 pub(crate) async fn create_account(

@@ -256,6 +256,8 @@ pub(crate) async fn update_subscription(
         (status = 200, description = "One result per distinct id", body = DeleteSubscriptionsOut),
         (status = 400, description = "Validation failed", body = ErrorOut),
         (status = 401, description = "Invalid API key", body = ErrorOut),
+        (status = 408, description = "Request body not received in time", body = ErrorOut),
+        (status = 413, description = "Payload too large", body = ErrorOut),
         (status = 429, description = "Too many requests from this account", body = ErrorOut,
          headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
