@@ -56,9 +56,16 @@ impl WebhookUrl {
         }
     }
 
-    /// Wraps a URL read back from a store, where it was stored after validation.
+    /// Wraps a URL read back from a store, where it was stored after validation. A row written
+    /// around the API is checked again for what would change the request itself: a scheme other
+    /// than `http`/`https`, no host, or credentials (which would go out as `Authorization`).
     pub fn from_stored(text: &str) -> Option<Self> {
-        Url::parse(text).ok().map(Self)
+        let url = Url::parse(text).ok()?;
+        let sendable = matches!(url.scheme(), "http" | "https")
+            && url.host_str().is_some()
+            && url.username().is_empty()
+            && url.password().is_none();
+        sendable.then_some(Self(url))
     }
 
     /// The parsed URL.
@@ -87,6 +94,21 @@ impl fmt::Debug for WebhookUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_url_is_read_back_only_if_it_could_be_sent_as_validated() {
+        assert!(WebhookUrl::from_stored("https://receiver.example/hook").is_some());
+        assert!(WebhookUrl::from_stored("http://127.0.0.1:9000/hook").is_some());
+        for stored in [
+            "https://user:pass@receiver.example/hook",
+            "https://user@receiver.example/hook",
+            "ftp://receiver.example/hook",
+            "file:///etc/passwd",
+            "not a url",
+        ] {
+            assert!(WebhookUrl::from_stored(stored).is_none(), "{stored}");
+        }
+    }
 
     const STRICT: UrlPolicy = UrlPolicy {
         allow_insecure: false,
