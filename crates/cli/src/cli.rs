@@ -19,6 +19,21 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+
+    /// Log line format on stderr: `text` for people, `json` (one object per line) for log
+    /// collectors. Which lines are written is set by `RUST_LOG` (default `info`).
+    #[arg(long, global = true, env = "OPTOUT_RELAY_LOG_FORMAT", value_enum,
+          default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// The subcommands.

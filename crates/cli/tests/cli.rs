@@ -345,3 +345,64 @@ fn serve_reaches_a_receiver_in_an_allowed_range_without_allowing_private_targets
     assert!(seen.bad_signatures.is_empty(), "{:?}", seen.bad_signatures);
     assert_eq!(server.terminate().code(), Some(0), "{}", server.stderr());
 }
+
+#[test]
+fn json_logs_have_one_line_per_delivery_attempt_with_ids_and_no_personal_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start(Duration::from_millis(1));
+    let mut server = Server::start(
+        dir.path(),
+        &[
+            "--admin-token",
+            ADMIN_TOKEN,
+            "--allow-insecure-urls",
+            "--allow-private-targets",
+            "--log-format",
+            "json",
+        ],
+    );
+    let account = api::create_account(&server, "Json logs");
+    api::subscribe(&server, &account, &receiver);
+    api::record_exposures(
+        &server,
+        &[json!({
+            "accountId": account.id,
+            "contactId": "contact-1",
+            "datapoints": [{ "datapointId": "json.marker@example.com", "datapointType": "email" }],
+        })],
+    );
+    api::record_opt_outs_ndjson(
+        &server,
+        &[json!({ "contactId": "contact-1", "fullName": "Jsonia Markerson" })],
+    );
+    receiver
+        .wait_until(Duration::from_secs(30), |seen| seen.unique() >= 1)
+        .unwrap_or_else(|_| panic!("no delivery; stderr:\n{}", server.stderr()));
+    assert_eq!(server.terminate().code(), Some(0), "{}", server.stderr());
+
+    let stderr = server.stderr();
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    let attempts: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| line["message"] == json!("delivery attempt"))
+        .collect();
+    assert_eq!(attempts.len(), 1, "{stderr}");
+    let attempt = attempts[0];
+    assert_eq!(attempt["level"], json!("INFO"));
+    assert_eq!(attempt["outcome"], json!("delivered"));
+    assert_eq!(attempt["status"], json!(200));
+    assert_eq!(attempt["attempt"], json!(1));
+    assert!(attempt["duration_ms"].is_u64(), "{attempt}");
+    assert_eq!(
+        attempt["notice_id"].as_str().map(str::len),
+        Some(24),
+        "{attempt}"
+    );
+    assert_eq!(attempt["subscription_id"].as_str().map(str::len), Some(24));
+    for marker in ["json.marker", "Markerson", account.api_key.as_str()] {
+        assert!(!stderr.contains(marker), "{marker} in the logs:\n{stderr}");
+    }
+}

@@ -340,10 +340,16 @@ impl Server {
                 .args(args),
         );
         let line = daemon.wait_for_line("optout-relay listening", PATIENCE);
+        // `address=127.0.0.1:PORT` in text logs, `"address":"127.0.0.1:PORT"` in JSON logs.
         let address = line
             .split("address=")
             .nth(1)
             .and_then(|rest| rest.split_whitespace().next())
+            .or_else(|| {
+                line.split("\"address\":\"")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+            })
             .unwrap_or_else(|| panic!("no address in {line:?}"));
         Self {
             address: format!("http://{address}"),

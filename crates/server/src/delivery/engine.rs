@@ -269,7 +269,8 @@ impl DeliveryEngine {
             AttemptResult::Delivered { status_code } => ("delivered", Some(*status_code)),
             AttemptResult::Failed { status_code, .. } => ("failed", *status_code),
         };
-        tracing::debug!(
+        // One line per attempt, with ids only: the URL, payload and secret never reach logs.
+        tracing::info!(
             notice_id = %notice.notice_id,
             subscription_id = %notice.subscription_id,
             attempt = notice.attempt,
