@@ -159,8 +159,12 @@ impl DeliveryEngine {
         tracker.close();
         tracker.wait().await;
         drop(outcomes);
-        if recorder.await.is_err() {
-            tracing::error!("outcome recorder panicked");
+        match recorder.await {
+            Ok(()) => {}
+            Err(error) if error.is_panic() => tracing::error!("outcome recorder panicked"),
+            // The runtime is shutting down around the engine (the process is exiting): outcomes
+            // not written yet are delivered again when their leases end.
+            Err(_) => tracing::debug!("outcome recorder cancelled"),
         }
         tracing::info!("delivery engine stopped");
     }
