@@ -156,7 +156,12 @@ fn reseal(keyring: &Keyring, stored: &StoredAccountSecrets) -> Result<Option<Res
         expected: secrets.clone(),
         resealed: AccountSecrets {
             secret: one(&secrets.secret)?,
-            previous_secret: secrets.previous_secret.as_ref().map(one).transpose()?,
+            // A previous secret that does not open can sign nothing: it is dropped rather than
+            // left under an old key that would stop startup once that key is retired.
+            previous_secret: secrets
+                .previous_secret
+                .as_ref()
+                .and_then(|previous| one(previous).ok()),
         },
     }))
 }

@@ -112,3 +112,70 @@ async fn a_sealed_secret_moved_to_another_account_never_signs_and_its_attempt_fa
     assert_eq!(text(&rows[0]["error"]), UNOPENED_SECRET_ERROR, "{logs}");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_previous_secret_that_does_not_open_is_dropped_when_the_current_one_is_resealed() {
+    let app = spawn_app().await;
+    let account = app.create_account().await;
+    let other = app.create_account().await;
+    app.regenerate_secret(&other.api_key).await;
+    app.regenerate_secret(&account.api_key).await;
+    let rotated: Value = app
+        .post_empty(
+            "/api/account/secret/regenerate?graceSeconds=3600",
+            &account.api_key,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let dir = app.shutdown().await;
+    let db_path = dir.path().join("optout-relay.db");
+    // The previous secret replaced, around the API, by another account's: it no longer opens.
+    snapshot::execute(
+        &db_path,
+        &format!(
+            "UPDATE account_secrets SET previous_secret = (SELECT secret FROM account_secrets
+             WHERE account_id = '{}') WHERE account_id = '{}'",
+            other.id, account.id
+        ),
+    )
+    .await;
+
+    let store = optout_store_sqlite::SqliteStore::open(&db_path)
+        .await
+        .expect("open store");
+    let old = Keyring::parse(crate::helpers::MASTER_KEY).expect("keyring");
+    let new_key = MasterKey::generate();
+    let new_id = new_key.id().as_str().to_owned();
+    let rotated_keyring = Keyring::new(new_key, vec![old.active().clone()]).expect("keyring");
+    let report = optout_server::reseal_account_secrets(&store, &rotated_keyring)
+        .await
+        .expect("reseal");
+    store.close().await;
+
+    assert_eq!(report.resealed, 2, "{report:?}");
+    let mut conn = snapshot::connect(&db_path, true).await;
+    let (secret, previous): (String, Option<String>) =
+        sqlx::query_as("SELECT secret, previous_secret FROM account_secrets WHERE account_id = ?1")
+            .bind(&account.id)
+            .fetch_one(&mut conn)
+            .await
+            .expect("row");
+    assert!(secret.starts_with(&format!("v1.{new_id}.")), "{secret}");
+    assert_eq!(previous, None, "the unopenable previous secret is dropped");
+    // The current secret still opens, under the new key alone.
+    let app = spawn_app_in(dir, |config| {
+        config.keyring =
+            Keyring::new(rotated_keyring.active().clone(), Vec::new()).expect("keyring");
+    })
+    .await;
+    let current: Value = app
+        .get_secret(&account.api_key)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(current["secret"], rotated["secret"]);
+    app.shutdown().await;
+}
