@@ -8,7 +8,6 @@ use axum::body::Body;
 use axum::extract::{FromRequest, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use serde_json::{Map, Value};
-
 use std::time::Duration;
 
 use super::error::ApiError;
