@@ -234,19 +234,7 @@ pub(crate) async fn list_secrets(
     .fetch_all(executor)
     .await
     .map_err(map_err)?;
-    // A row written around the API with an unreadable account id is skipped, not fatal: the
-    // reseal at startup must not keep every node from starting.
-    Ok(rows
-        .into_iter()
-        .filter_map(|row| {
-            let account = rows::loggable(&row.0);
-            rows::stored_secrets(row)
-                .inspect_err(|_| {
-                    tracing::error!(account_id = %account, "an account_secrets row cannot be read: skipped");
-                })
-                .ok()
-        })
-        .collect())
+    Ok(rows::readable_stored_secrets(rows))
 }
 
 /// Replaces the stored secrets of each account whose secrets are still as expected, in one

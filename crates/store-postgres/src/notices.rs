@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use optout_core::time_format::to_millis;
 use optout_core::{
     AccountId, AttemptOutcome, AttemptResult, AuditStatus, ClaimRequest, ClaimedNotice,
-    NoticeDisposition, NoticeId, ObjectId,
+    NoticeDisposition, ObjectId,
 };
 use optout_store::StoreError;
 use sqlx::PgConnection;
@@ -132,12 +132,7 @@ pub(crate) async fn claim(
             orphans.push(id);
             continue;
         };
-        let (Some(notice_id), Ok(account_id)) = (NoticeId::parse(&id), rows::account_id(&account))
-        else {
-            tracing::error!(
-                notice_id = %rows::loggable(&id),
-                "a notice row cannot be read: skipped, it comes due again when its lease ends"
-            );
+        let Some((notice_id, account_id)) = rows::claimed_notice_ids(&id, &account) else {
             continue;
         };
         notices.push(ClaimedNotice {

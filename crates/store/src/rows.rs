@@ -4,8 +4,8 @@
 use crate::{StoreError, StoredAccountSecrets};
 use optout_core::time_format::from_millis;
 use optout_core::{
-    Account, AccountId, AccountName, AccountSecrets, EntityType, SealedSecret, SignalType,
-    Subscription, SubscriptionId, SubscriptionName, WebhookUrl,
+    Account, AccountId, AccountName, AccountSecrets, EntityType, NoticeId, SealedSecret,
+    SignalType, Subscription, SubscriptionId, SubscriptionName, WebhookUrl,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -59,8 +59,41 @@ pub fn subscription(row: SubscriptionRow) -> Result<Subscription, StoreError> {
     })
 }
 
+/// The readable ones of `account_secrets` rows. A row written around the API with an unreadable
+/// account id is logged and skipped, not fatal: the reseal at startup must not keep every node
+/// from starting.
+pub fn readable_stored_secrets(
+    rows: Vec<(String, String, Option<String>)>,
+) -> Vec<StoredAccountSecrets> {
+    rows.into_iter()
+        .filter_map(|row| {
+            let account = loggable(&row.0);
+            stored_secrets(row)
+                .inspect_err(|_| {
+                    tracing::error!(account_id = %account, "an account_secrets row cannot be read: skipped");
+                })
+                .ok()
+        })
+        .collect()
+}
+
+/// The ids of a claimed notice row, or `None` (logged) when they cannot be read: the notice is
+/// then skipped and comes due again when its lease ends.
+pub fn claimed_notice_ids(id: &str, account: &str) -> Option<(NoticeId, AccountId)> {
+    match (NoticeId::parse(id), account_id(account)) {
+        (Some(notice_id), Ok(account_id)) => Some((notice_id, account_id)),
+        _ => {
+            tracing::error!(
+                notice_id = %loggable(id),
+                "a notice row cannot be read: skipped, it comes due again when its lease ends"
+            );
+            None
+        }
+    }
+}
+
 /// One `account_secrets` row as `(account_id, secret, previous_secret)`.
-pub fn stored_secrets(
+fn stored_secrets(
     (account, secret, previous_secret): (String, String, Option<String>),
 ) -> Result<StoredAccountSecrets, StoreError> {
     Ok(StoredAccountSecrets {
