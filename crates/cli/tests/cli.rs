@@ -306,6 +306,35 @@ fn a_bad_allow_target_range_stops_serve_and_worker_with_a_clear_error() {
     );
 }
 
+/// Creates a subscribed account, exposes one contact's `email` to it, opts the contact out as
+/// `full_name`, and waits until `receiver` has the notice, correctly signed; the account.
+fn deliver_one_opt_out(
+    server: &Server,
+    receiver: &Receiver,
+    email: &str,
+    full_name: &str,
+) -> common::process::CreatedAccount {
+    let account = api::create_account(server, "Delivered");
+    api::subscribe(server, &account, receiver);
+    api::record_exposures(
+        server,
+        &[json!({
+            "accountId": account.id,
+            "contactId": "contact-1",
+            "datapoints": [{ "datapointId": email, "datapointType": "email" }],
+        })],
+    );
+    api::record_opt_outs_ndjson(
+        server,
+        &[json!({ "contactId": "contact-1", "fullName": full_name })],
+    );
+    let seen = receiver
+        .wait_until(Duration::from_secs(30), |seen| seen.unique() >= 1)
+        .unwrap_or_else(|_| panic!("no delivery; stderr:\n{}", server.stderr()));
+    assert!(seen.bad_signatures.is_empty(), "{:?}", seen.bad_signatures);
+    account
+}
+
 #[test]
 fn serve_reaches_a_receiver_in_an_allowed_range_without_allowing_private_targets() {
     let dir = tempfile::tempdir().unwrap();
@@ -322,27 +351,8 @@ fn serve_reaches_a_receiver_in_an_allowed_range_without_allowing_private_targets
             "127.0.0.0/8",
         ],
     );
-    let account = api::create_account(&server, "In range");
-
     // The challenge and the delivery both go to 127.0.0.1.
-    api::subscribe(&server, &account, &receiver);
-    api::record_exposures(
-        &server,
-        &[json!({
-            "accountId": account.id,
-            "contactId": "contact-1",
-            "datapoints": [{ "datapointId": "jane@example.com", "datapointType": "email" }],
-        })],
-    );
-    api::record_opt_outs_ndjson(
-        &server,
-        &[json!({ "contactId": "contact-1", "fullName": "Jane Doe" })],
-    );
-
-    let seen = receiver
-        .wait_until(Duration::from_secs(30), |seen| seen.unique() >= 1)
-        .unwrap_or_else(|_| panic!("no delivery; stderr:\n{}", server.stderr()));
-    assert!(seen.bad_signatures.is_empty(), "{:?}", seen.bad_signatures);
+    deliver_one_opt_out(&server, &receiver, "jane@example.com", "Jane Doe");
     assert_eq!(server.terminate().code(), Some(0), "{}", server.stderr());
 }
 
@@ -361,23 +371,12 @@ fn json_logs_have_one_line_per_delivery_attempt_with_ids_and_no_personal_data() 
             "json",
         ],
     );
-    let account = api::create_account(&server, "Json logs");
-    api::subscribe(&server, &account, &receiver);
-    api::record_exposures(
+    let account = deliver_one_opt_out(
         &server,
-        &[json!({
-            "accountId": account.id,
-            "contactId": "contact-1",
-            "datapoints": [{ "datapointId": "json.marker@example.com", "datapointType": "email" }],
-        })],
+        &receiver,
+        "json.marker@example.com",
+        "Jsonia Markerson",
     );
-    api::record_opt_outs_ndjson(
-        &server,
-        &[json!({ "contactId": "contact-1", "fullName": "Jsonia Markerson" })],
-    );
-    receiver
-        .wait_until(Duration::from_secs(30), |seen| seen.unique() >= 1)
-        .unwrap_or_else(|_| panic!("no delivery; stderr:\n{}", server.stderr()));
     assert_eq!(server.terminate().code(), Some(0), "{}", server.stderr());
 
     let stderr = server.stderr();
