@@ -100,6 +100,8 @@ pub struct ClaimedNotice {
     pub payload: Arc<[u8]>,
     /// This attempt's number, 1 for the first.
     pub attempt: u32,
+    /// When the notice was created: its opt-out was accepted then.
+    pub created_at: DateTime<Utc>,
 }
 
 /// How an attempt ended.

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod audit;
 pub mod concurrency;
 pub mod exposures;
+pub mod operator;
 pub mod opt_outs;
 pub mod queue;
 pub mod rate_limits;

@@ -104,6 +104,9 @@ macro_rules! conformance_tests {
             concurrency::concurrent_requests_with_one_idempotency_key_record_once,
             rate_limits::requests_over_the_limit_are_refused_per_account,
             rate_limits::concurrent_requests_never_exceed_the_limit,
+            operator::queue_metrics_follow_notices_through_their_statuses,
+            operator::every_subscription_is_listed_disabled_first,
+            operator::recent_failures_of_every_account_are_listed_newest_first,
         }
     };
 }

@@ -32,6 +32,7 @@ mod exposures;
 mod listener;
 mod locks;
 mod notices;
+mod operator;
 mod opt_outs;
 mod rate_limits;
 mod scratch;
@@ -46,7 +47,9 @@ use optout_core::{
     NewAccount, NewApiKey, NewExposure, NewSubscription, OptOutBatch, OptOutId, OptOutRecorded,
     Page, PageRequest, SealedSecret, Subscription, SubscriptionChanges, SubscriptionId,
 };
-use optout_store::{Reseal, Store, StoreError, StoredAccountSecrets};
+use optout_store::{
+    AccountAuditEntry, QueueMetrics, Reseal, Store, StoreError, StoredAccountSecrets,
+};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 use std::time::Duration;
@@ -393,5 +396,17 @@ impl Store for PostgresStore {
         now: DateTime<Utc>,
     ) -> Result<RateDecision, StoreError> {
         rate_limits::take_slot(&self.pool, account_id, limit, now.timestamp_millis()).await
+    }
+
+    async fn find_queue_metrics(&self, now: DateTime<Utc>) -> Result<QueueMetrics, StoreError> {
+        operator::queue_metrics(&self.pool, now).await
+    }
+
+    async fn list_all_subscriptions(&self, limit: u32) -> Result<Vec<Subscription>, StoreError> {
+        operator::all_subscriptions(&self.pool, limit).await
+    }
+
+    async fn list_recent_failures(&self, limit: u32) -> Result<Vec<AccountAuditEntry>, StoreError> {
+        audit::recent_failures(&self.pool, limit).await
     }
 }

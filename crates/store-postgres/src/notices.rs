@@ -2,7 +2,7 @@
 //! releasing an account's notices as its subscription comes and goes.
 
 use chrono::{DateTime, Utc};
-use optout_core::time_format::to_millis;
+use optout_core::time_format::{from_millis, to_millis};
 use optout_core::{
     AccountId, AttemptOutcome, AttemptResult, AuditStatus, ClaimRequest, ClaimedNotice,
     NoticeDisposition, ObjectId,
@@ -58,8 +58,8 @@ pub(crate) async fn release_account(
 }
 
 /// A claimed row: id, account, payload, attempts so far, new lease token, due time before the
-/// claim.
-type ClaimRow = (String, String, Vec<u8>, i32, i64, i64);
+/// claim, creation instant.
+type ClaimRow = (String, String, Vec<u8>, i32, i64, i64, i64);
 
 pub(crate) async fn claim(
     conn: &mut PgConnection,
@@ -102,7 +102,7 @@ pub(crate) async fn claim(
          FROM chosen
          WHERE n.id = chosen.id
          RETURNING n.id, n.account_id, n.payload, n.attempts, n.lease_token,
-                   chosen.next_attempt_at",
+                   chosen.next_attempt_at, n.created_at",
     )
     .bind(to_millis(request.now))
     .bind(&saturated)
@@ -122,7 +122,7 @@ pub(crate) async fn claim(
     let (targets, unreadable) = delivery_targets(conn, &claimed, request.now).await?;
     let mut notices = Vec::with_capacity(claimed.len());
     let mut orphans = Vec::new();
-    for (id, account, payload, attempts, lease_token, _) in claimed {
+    for (id, account, payload, attempts, lease_token, _, created_at) in claimed {
         if unreadable.contains(&account) {
             // Its lease is kept: it comes due again when the lease ends, and is delivered once
             // the row is fixed. Nothing else waits for it.
@@ -145,6 +145,7 @@ pub(crate) async fn claim(
             previous_secret: target.previous_secret.clone(),
             payload: Arc::from(payload),
             attempt: u32::try_from(attempts).unwrap_or(u32::MAX - 1) + 1,
+            created_at: from_millis(created_at),
         });
     }
     if !orphans.is_empty() {

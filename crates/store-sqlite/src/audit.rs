@@ -6,7 +6,7 @@ use optout_core::{
     AccountId, AuditEntry, AuditFilter, AuditStats, AuditStatus, NoticeId, ObjectId, Page,
     PageRequest, SubscriptionId, WebhookUrl,
 };
-use optout_store::StoreError;
+use optout_store::{AccountAuditEntry, StoreError};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::error::map_err;
@@ -202,4 +202,45 @@ pub(crate) async fn stats(
         success: success.unsigned_abs(),
         failed: (total - success).unsigned_abs(),
     })
+}
+
+/// An audit row led by its account id.
+type AccountAuditDbRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<i64>,
+    String,
+    i64,
+    i64,
+    Option<String>,
+);
+
+/// The `limit` most recent failed attempts of all accounts, newest first.
+pub(crate) async fn recent_failures(
+    pool: &sqlx::SqlitePool,
+    limit: u32,
+) -> Result<Vec<AccountAuditEntry>, StoreError> {
+    let rows: Vec<AccountAuditDbRow> = sqlx::query_as(
+        "SELECT account_id, id, subscription_id, notice_id, status, status_code, url,
+                    attempted_at, duration_ms, error
+             FROM audit_log WHERE status <> 'success'
+             ORDER BY attempted_at DESC, rowid DESC LIMIT ?1",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(map_err)?;
+    rows.into_iter()
+        .map(
+            |(account, id, subscription, notice, status, code, url, at, ms, error)| {
+                let account_id = AccountId::parse(&account)
+                    .map_err(|_| StoreError::Corrupt(format!("account of audit row {id}")))?;
+                let entry = entry((id, subscription, notice, status, code, url, at, ms, error))?;
+                Ok(AccountAuditEntry { account_id, entry })
+            },
+        )
+        .collect()
 }

@@ -14,6 +14,7 @@ mod compliance;
 mod error;
 mod exposures;
 mod notices;
+mod operator;
 mod opt_outs;
 mod rate_limits;
 mod subscriptions;
@@ -27,7 +28,9 @@ use optout_core::{
     NewAccount, NewApiKey, NewExposure, NewSubscription, OptOutBatch, OptOutId, OptOutRecorded,
     Page, PageRequest, SealedSecret, Subscription, SubscriptionChanges, SubscriptionId,
 };
-use optout_store::{Reseal, Store, StoreError, StoredAccountSecrets};
+use optout_store::{
+    AccountAuditEntry, QueueMetrics, Reseal, Store, StoreError, StoredAccountSecrets,
+};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -423,5 +426,17 @@ impl Store for SqliteStore {
         Ok(self
             .rate_counters
             .take(account_id, limit, now.timestamp_millis()))
+    }
+
+    async fn find_queue_metrics(&self, now: DateTime<Utc>) -> Result<QueueMetrics, StoreError> {
+        operator::queue_metrics(&self.reader, now).await
+    }
+
+    async fn list_all_subscriptions(&self, limit: u32) -> Result<Vec<Subscription>, StoreError> {
+        operator::all_subscriptions(&self.reader, limit).await
+    }
+
+    async fn list_recent_failures(&self, limit: u32) -> Result<Vec<AccountAuditEntry>, StoreError> {
+        audit::recent_failures(&self.reader, limit).await
     }
 }

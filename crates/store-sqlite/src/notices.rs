@@ -2,7 +2,7 @@
 //! releasing an account's notices as its subscription comes and goes.
 
 use chrono::{DateTime, Utc};
-use optout_core::time_format::to_millis;
+use optout_core::time_format::{from_millis, to_millis};
 use optout_core::{
     AccountId, AttemptOutcome, AttemptResult, AuditStatus, ClaimRequest, ClaimedNotice,
     NoticeDisposition, ObjectId,
@@ -65,7 +65,8 @@ pub(crate) async fn release_account(
     Ok(())
 }
 
-type ClaimRow = (String, String, Vec<u8>, i64, i64);
+/// A claimed row: id, account, payload, attempts so far, new lease token, creation instant.
+type ClaimRow = (String, String, Vec<u8>, i64, i64, i64);
 
 pub(crate) async fn claim(
     conn: &mut SqliteConnection,
@@ -93,7 +94,7 @@ pub(crate) async fn claim(
          UPDATE notices
          SET next_attempt_at = ?4, lease_until = ?4, lease_token = lease_token + 1
          WHERE id IN (SELECT id FROM due WHERE account_rank <= ?5 LIMIT ?6)
-         RETURNING id, account_id, payload, attempts, lease_token",
+         RETURNING id, account_id, payload, attempts, lease_token, created_at",
     )
     .bind(to_millis(request.now))
     .bind(saturated)
@@ -110,7 +111,7 @@ pub(crate) async fn claim(
 
     let (targets, unreadable) = delivery_targets(conn, &claimed, request.now).await?;
     let mut notices = Vec::with_capacity(claimed.len());
-    for (id, account, payload, attempts, lease_token) in claimed {
+    for (id, account, payload, attempts, lease_token, created_at) in claimed {
         if unreadable.contains(&account) {
             // Its lease is kept: it comes due again when the lease ends, and is delivered once
             // the row is fixed. Nothing else waits for it.
@@ -139,6 +140,7 @@ pub(crate) async fn claim(
             previous_secret: target.previous_secret.clone(),
             payload: Arc::from(payload),
             attempt: u32::try_from(attempts).unwrap_or(u32::MAX - 1) + 1,
+            created_at: from_millis(created_at),
         });
     }
     Ok(notices)

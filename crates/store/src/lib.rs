@@ -13,6 +13,7 @@
 //! them with its master keys, and a store never holds or sees a secret in plain text.
 
 mod error;
+mod operator;
 pub mod plan;
 pub mod rows;
 
@@ -28,6 +29,7 @@ use optout_core::{
 use optout_core::rate_limit::{RateDecision, RateLimit};
 
 pub use error::StoreError;
+pub use operator::{AccountAuditEntry, QueueMetrics};
 
 /// One account's stored secrets as they are, grace or not: what the startup reseal works on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,4 +237,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         limit: RateLimit,
         now: DateTime<Utc>,
     ) -> Result<RateDecision, StoreError>;
+
+    /// How the queue and the subscriptions of all accounts stand at `now` (metrics, dashboard).
+    async fn find_queue_metrics(&self, now: DateTime<Utc>) -> Result<QueueMetrics, StoreError>;
+
+    /// Up to `limit` subscriptions of all accounts: disabled ones first, then newest first.
+    async fn list_all_subscriptions(&self, limit: u32) -> Result<Vec<Subscription>, StoreError>;
+
+    /// The `limit` most recent failed attempts of all accounts, newest first.
+    async fn list_recent_failures(&self, limit: u32) -> Result<Vec<AccountAuditEntry>, StoreError>;
 }

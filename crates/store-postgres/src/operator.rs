@@ -1,0 +1,84 @@
+//! The operator's views across accounts: queue metrics and every subscription.
+
+use chrono::{DateTime, Utc};
+use optout_core::time_format::{from_millis, to_millis};
+use optout_core::Subscription;
+use optout_store::rows::{self, SubscriptionRow, SUBSCRIPTION_COLUMNS};
+use optout_store::{QueueMetrics, StoreError};
+use sqlx::PgPool;
+
+use crate::error::map_err;
+
+/// Notice counts by status, oldest due instant, subscription counts; one read snapshot.
+pub(crate) async fn queue_metrics(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+) -> Result<QueueMetrics, StoreError> {
+    let now = to_millis(now);
+    // One snapshot, so the counts agree with each other.
+    let mut tx = pool
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .map_err(map_err)?;
+    // A claimed notice stays 'pending' with its lease in lease_until: leased until after `now`
+    // means an attempt is in flight.
+    let (delivering, pending, failed, waiting, delivered): (i64, i64, i64, i64, i64) =
+        sqlx::query_as(
+            "SELECT
+               COUNT(*) FILTER (WHERE state = 'pending' AND COALESCE(lease_until, 0) > $1),
+               COUNT(*) FILTER (WHERE state = 'pending' AND COALESCE(lease_until, 0) <= $1
+                                  AND attempts = 0),
+               COUNT(*) FILTER (WHERE state = 'pending' AND COALESCE(lease_until, 0) <= $1
+                                  AND attempts > 0),
+               COUNT(*) FILTER (WHERE state = 'waiting'),
+               COUNT(*) FILTER (WHERE state = 'delivered')
+             FROM notices",
+        )
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    let oldest_due: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(next_attempt_at) FROM notices
+         WHERE state = 'pending' AND next_attempt_at <= $1",
+    )
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(map_err)?;
+    let (active, disabled): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*) FILTER (WHERE is_active), COUNT(*) FILTER (WHERE NOT is_active)
+         FROM subscriptions",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(map_err)?;
+    tx.commit().await.map_err(map_err)?;
+    Ok(QueueMetrics {
+        pending: pending.unsigned_abs(),
+        delivering: delivering.unsigned_abs(),
+        failed: failed.unsigned_abs(),
+        waiting: waiting.unsigned_abs(),
+        delivered: delivered.unsigned_abs(),
+        oldest_due_at: oldest_due.map(from_millis),
+        active_subscriptions: active.unsigned_abs(),
+        disabled_subscriptions: disabled.unsigned_abs(),
+    })
+}
+
+/// Up to `limit` subscriptions of all accounts, disabled first, then newest first.
+pub(crate) async fn all_subscriptions(
+    pool: &PgPool,
+    limit: u32,
+) -> Result<Vec<Subscription>, StoreError> {
+    let sql = format!(
+        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions
+         ORDER BY is_active, created_at DESC, id DESC LIMIT $1"
+    );
+    let found: Vec<SubscriptionRow> = sqlx::query_as(&sql)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(map_err)?;
+    found.into_iter().map(rows::subscription).collect()
+}
