@@ -13,11 +13,15 @@ use crate::delivery::{
     DeliveryEngine, EngineConfig, EngineParts, Sender, SenderConfig, WorkSignal,
 };
 use crate::http_server;
+use crate::metrics::{self, Metrics};
 use crate::target_guard::TargetGuard;
 
 /// Idle keep-alive connections kept per receiver host: as many as deliveries in flight by
 /// default, so a busy receiver's connections are reused instead of reopened.
 const IDLE_CONNECTIONS_PER_HOST: usize = 256;
+
+/// How often the queue is sampled for the dashboard's chart: an hour of history in 360 points.
+const QUEUE_SAMPLE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The application: everything needed to serve the API and deliver notices.
 #[derive(Debug, Clone)]
@@ -48,6 +52,7 @@ impl App {
                 guard,
                 signal: WorkSignal::new(),
                 sender,
+                metrics: Arc::new(Metrics::new()),
             },
         })
     }
@@ -65,6 +70,7 @@ impl App {
             keyring: self.state.config.keyring.clone(),
             clock: Arc::clone(&self.state.clock),
             signal: self.state.signal.clone(),
+            metrics: Arc::clone(&self.state.metrics),
         };
         DeliveryEngine::new(parts, config)
     }
@@ -74,14 +80,28 @@ impl App {
         self.state.signal.clone()
     }
 
+    /// This instance's metrics.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        Arc::clone(&self.state.metrics)
+    }
+
     /// Serves the API on `listener` until `shutdown` is cancelled, then finishes in-flight
-    /// requests and returns.
+    /// requests and returns. Samples the queue for the dashboard meanwhile.
     pub async fn run(
         self,
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> std::io::Result<()> {
+        let sampler = tokio::spawn(metrics::run_sampler(
+            Arc::clone(&self.state.store),
+            Arc::clone(&self.state.clock),
+            Arc::clone(&self.state.metrics),
+            QUEUE_SAMPLE_INTERVAL,
+            shutdown.child_token(),
+        ));
         let header_timeout = self.state.config.header_timeout;
-        http_server::serve(listener, self.router(), shutdown, header_timeout).await
+        let served = http_server::serve(listener, self.router(), shutdown, header_timeout).await;
+        sampler.abort();
+        served
     }
 }

@@ -15,6 +15,7 @@ pub mod config;
 pub mod delivery;
 pub mod http_server;
 pub mod intake;
+pub mod metrics;
 pub mod reseal;
 pub mod target_guard;
 

@@ -10,6 +10,7 @@ mod error;
 mod health;
 mod item_fields;
 mod json_body;
+mod metrics;
 pub(crate) mod openapi;
 mod path_id;
 mod query;
@@ -21,11 +22,13 @@ mod subscriptions;
 mod url_acceptance;
 
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::routing::{delete, get, post};
 use axum::Router;
 use tower_http::trace::TraceLayer;
 
 use state::AppState;
+use std::sync::Arc;
 
 pub(crate) use admin_exposures::parse_item as parse_exposure_item;
 pub(crate) use admin_opt_outs::parse_item as parse_opt_out_item;
@@ -72,11 +75,17 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(openapi::openapi_json))
+        .route_layer(middleware::from_fn(crate::metrics::http::tag_route))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         // Bodies are read by `JsonObject` with its own 1 MiB cap and 413 in the error shape.
         .layer(DefaultBodyLimit::disable())
         .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state.metrics),
+            crate::metrics::http::track_requests,
+        ))
         .with_state(state)
 }

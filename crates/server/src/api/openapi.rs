@@ -5,7 +5,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    account_secret, admin, admin_exposures, admin_opt_outs, audit_logs, error, health,
+    account_secret, admin, admin_exposures, admin_opt_outs, audit_logs, error, health, metrics,
     request_schemas, subscription_out, subscription_test, subscriptions,
 };
 
@@ -32,6 +32,7 @@ use super::{
         admin_opt_outs::get_compliance_record,
         health::healthz,
         health::readyz,
+        metrics::metrics,
         openapi_json,
     ),
     components(schemas(

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::config::AppConfig;
 use crate::delivery::{Sender, WorkSignal};
+use crate::metrics::Metrics;
 use crate::target_guard::TargetGuard;
 
 /// Shared, cheaply cloned handler state.
@@ -19,4 +20,6 @@ pub(crate) struct AppState {
     pub signal: WorkSignal,
     /// The HTTP client of deliveries, also used by test deliveries (A8).
     pub sender: Sender,
+    /// This process's metrics.
+    pub metrics: Arc<Metrics>,
 }

@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use super::recorder::{run_recorder, write_batch};
 use super::sender::{Sender, Sending};
 use super::signal::WorkSignal;
+use crate::metrics::{AttemptKind, Metrics};
 
 /// The attempt error recorded (and shown in the account's audit log) when the account's secret
 /// does not open: nothing was sent, and the operator's log says why.
@@ -71,6 +72,8 @@ pub struct EngineParts {
     pub clock: Arc<dyn Clock>,
     /// Wakes the engine when work is committed.
     pub signal: WorkSignal,
+    /// Where attempts are counted.
+    pub metrics: Arc<Metrics>,
 }
 
 /// What one [`DeliveryEngine::step`] did.
@@ -89,6 +92,7 @@ pub struct DeliveryEngine {
     config: Arc<EngineConfig>,
     clock: Arc<dyn Clock>,
     signal: WorkSignal,
+    metrics: Arc<Metrics>,
     capacity: Arc<Capacity>,
 }
 
@@ -116,6 +120,7 @@ impl DeliveryEngine {
             keyring,
             clock,
             signal,
+            metrics,
         } = parts;
         let capacity = Capacity {
             global: Arc::new(Semaphore::new(config.concurrency)),
@@ -129,6 +134,7 @@ impl DeliveryEngine {
             config: Arc::new(config),
             clock,
             signal,
+            metrics,
             capacity: Arc::new(capacity),
         }
     }
@@ -269,6 +275,11 @@ impl DeliveryEngine {
             })
             .await;
         let disposition = self.disposition(notice.attempt, &sent.result);
+        self.count_attempt(
+            &notice,
+            &disposition,
+            Duration::from_millis(sent.duration_ms),
+        );
         let (outcome_label, status) = match &sent.result {
             AttemptResult::Delivered { status_code } => ("delivered", Some(*status_code)),
             AttemptResult::Failed { status_code, .. } => ("failed", *status_code),
@@ -332,7 +343,29 @@ impl DeliveryEngine {
             error: UNOPENED_SECRET_ERROR.to_owned(),
         };
         let disposition = self.disposition(notice.attempt, &result);
+        self.count_attempt(&notice, &disposition, Duration::ZERO);
         Some(outcome(notice, self.clock.now(), 0, result, disposition))
+    }
+
+    /// Counts an attempt in the metrics, and for a delivery its time since the opt-out.
+    fn count_attempt(
+        &self,
+        notice: &ClaimedNotice,
+        disposition: &NoticeDisposition,
+        took: Duration,
+    ) {
+        let kind = match disposition {
+            NoticeDisposition::Delivered => AttemptKind::Delivered,
+            NoticeDisposition::RetryAt(_) => AttemptKind::Failed,
+            NoticeDisposition::Exhausted => AttemptKind::Exhausted,
+        };
+        self.metrics.delivery.record_attempt(kind, took);
+        if kind == AttemptKind::Delivered {
+            let since_accepted = (self.clock.now() - notice.created_at)
+                .to_std()
+                .unwrap_or(Duration::ZERO);
+            self.metrics.delivery.record_latency(since_accepted);
+        }
     }
 
     /// What becomes of a notice after its attempt ended with `result`.

@@ -24,6 +24,7 @@ mod helpers;
 mod hostile_input;
 mod isolation;
 mod lusha_schema;
+mod metrics;
 mod notice_payload;
 mod openapi;
 mod operator;

@@ -10,7 +10,7 @@ use crate::helpers::spawn_app;
 const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi.json");
 
 /// Every route the router serves, as (method, path template).
-const ROUTES: [(&str, &str); 19] = [
+const ROUTES: [(&str, &str); 20] = [
     ("post", "/api/account/secret/regenerate"),
     ("get", "/api/account/secret"),
     ("post", "/api/subscriptions/opt-out"),
@@ -29,6 +29,7 @@ const ROUTES: [(&str, &str); 19] = [
     ("get", "/admin/opt-outs/{optOutId}"),
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/metrics"),
     ("get", "/openapi.json"),
 ];
 
@@ -99,9 +100,10 @@ async fn every_documented_route_is_served() {
             .send()
             .await
             .unwrap();
-        // Without credentials a served /api or /admin route answers 401; the fallbacks answer
-        // 404 or 405, so either of those means the route is not wired.
-        let expected = if path.starts_with("/api/") || path.starts_with("/admin/") {
+        // Without credentials a served /api, /admin or /metrics route answers 401; the fallbacks
+        // answer 404 or 405, so either of those means the route is not wired.
+        let protected = ["/api/", "/admin/", "/metrics"];
+        let expected = if protected.iter().any(|prefix| path.starts_with(prefix)) {
             StatusCode::UNAUTHORIZED
         } else {
             StatusCode::OK
