@@ -37,7 +37,8 @@ pub fn data_dir_of(database_path: &Path) -> PathBuf {
     }
 }
 
-fn generate() -> String {
+/// A new random token: base64url of 32 bytes from the thread's CSPRNG.
+pub fn generate() -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)

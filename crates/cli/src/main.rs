@@ -11,6 +11,7 @@ mod bench;
 mod cli;
 mod database;
 mod delivery;
+mod demo;
 mod import;
 mod master_key;
 mod opt_out;
@@ -29,8 +30,9 @@ use cli::{Cli, Command, LogFormat};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The benchmark prints its own figures; per-request logs would only slow it down.
-    let default_level = if matches!(cli.command, Command::Bench(_)) {
+    // The benchmark prints its own figures, per-request logs would only slow it down; the
+    // demo's live view would drown in the embedded service's logs.
+    let default_level = if matches!(cli.command, Command::Bench(_) | Command::Demo) {
         "warn"
     } else {
         "info"
@@ -76,6 +78,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Openapi => println!("{}", optout_server::openapi_document()),
         Command::MasterKey(command) => master_key::run(command),
         Command::Receive(args) => receive::run(args).await?,
+        Command::Demo => demo::run().await?,
     }
     Ok(ExitCode::SUCCESS)
 }
