@@ -56,6 +56,8 @@ pub enum Command {
     Account(AccountCommand),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Copy the SQLite database to a new file while the service runs (a consistent snapshot).
+    Backup(BackupArgs),
     /// Print the OpenAPI document of the API.
     Openapi,
     /// Master keys that seal account secrets at rest.
@@ -89,6 +91,17 @@ pub struct DatabaseArgs {
     /// (several nodes sharing one database).
     #[arg(long, env = "OPTOUT_RELAY_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
+}
+
+/// `backup`: where the copy goes.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The file to write: it must not exist yet. Restore by stopping the service and putting
+    /// this file in place of the database (with no `-wal`/`-shm` files beside it).
+    #[arg(long, value_name = "FILE")]
+    pub to: std::path::PathBuf,
 }
 
 /// The master keys that seal account webhook secrets at rest.

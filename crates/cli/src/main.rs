@@ -7,6 +7,7 @@
 
 mod account;
 mod admin_token;
+mod backup;
 mod bench;
 mod cli;
 mod database;
@@ -74,6 +75,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             database::open(&args.database_url, database::Migrations::Apply).await?;
             println!("migrations applied");
         }
+        Command::Backup(args) => backup::run(args).await?,
         Command::Bench(args) => bench::run(args).await?,
         Command::Openapi => println!("{}", optout_server::openapi_document()),
         Command::MasterKey(command) => master_key::run(command),

@@ -127,6 +127,21 @@ impl SqliteStore {
         })
     }
 
+    /// Writes a consistent copy of the whole database to `target` (`VACUUM INTO`), while the
+    /// service keeps running: the copy is one read snapshot, compacted, with no WAL beside it.
+    /// `target` must not exist yet.
+    pub async fn backup_into(&self, target: &Path) -> Result<(), StoreError> {
+        let target = target
+            .to_str()
+            .ok_or_else(|| StoreError::Backend("the backup path is not valid UTF-8".into()))?;
+        sqlx::query("VACUUM INTO ?1")
+            .bind(target)
+            .execute(&self.reader)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
     /// Opens the database named by a `sqlite://PATH` URL.
     pub async fn open_url(url: &str) -> Result<Self, OpenError> {
         Self::open(&path_from_url(url)?).await
