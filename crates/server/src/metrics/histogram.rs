@@ -37,6 +37,14 @@ impl Histogram {
         self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
 
+    /// How many observations were counted.
+    pub fn count(&self) -> u64 {
+        self.counts
+            .iter()
+            .map(|count| count.load(Ordering::Relaxed))
+            .sum()
+    }
+
     /// Writes the `_bucket`, `_sum` and `_count` samples of `name` with `labels`.
     pub fn write(&self, out: &mut Exposition, name: &str, labels: &[(&str, &str)]) {
         let bucket_name = format!("{name}_bucket");
@@ -75,5 +83,6 @@ mod tests {
         assert!(text.contains("t_seconds_bucket{route=\"/x\",le=\"+Inf\"} 3\n"));
         assert!(text.contains("t_seconds_sum{route=\"/x\"} 5.55\n"));
         assert!(text.contains("t_seconds_count{route=\"/x\"} 3\n"));
+        assert_eq!(histogram.count(), 3);
     }
 }

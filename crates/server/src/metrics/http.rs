@@ -27,17 +27,14 @@ const UNMATCHED: &str = "unmatched";
 #[derive(Debug, Clone)]
 struct RouteTemplate(Arc<str>);
 
-/// Requests by (method, route, status) and latency by (method, route).
+/// Requests and their latency by (method, route, status).
 #[derive(Debug, Default)]
 pub(crate) struct HttpMetrics {
-    routes: Mutex<BTreeMap<(String, Arc<str>), RouteStats>>,
+    routes: Mutex<BTreeMap<RouteKey, Histogram>>,
 }
 
-#[derive(Debug)]
-struct RouteStats {
-    by_status: BTreeMap<u16, u64>,
-    latency: Histogram,
-}
+/// Method, route template, status.
+type RouteKey = (String, Arc<str>, u16);
 
 impl HttpMetrics {
     fn record(&self, method: &Method, route: Arc<str>, status: u16, elapsed: Duration) {
@@ -45,14 +42,10 @@ impl HttpMetrics {
             .routes
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let stats = routes
-            .entry((method.as_str().to_owned(), route))
-            .or_insert_with(|| RouteStats {
-                by_status: BTreeMap::new(),
-                latency: Histogram::new(REQUEST_BOUNDS),
-            });
-        *stats.by_status.entry(status).or_default() += 1;
-        stats.latency.observe(elapsed);
+        routes
+            .entry((method.as_str().to_owned(), route, status))
+            .or_insert_with(|| Histogram::new(REQUEST_BOUNDS))
+            .observe(elapsed);
     }
 
     pub fn write(&self, out: &mut Exposition) {
@@ -66,27 +59,29 @@ impl HttpMetrics {
             Kind::Counter,
             "HTTP requests served, by method, route and status.",
         );
-        for ((method, route), stats) in routes.iter() {
-            for (status, count) in &stats.by_status {
-                let status = status.to_string();
-                let labels = [
-                    ("method", method.as_str()),
-                    ("route", route),
-                    ("status", &status),
-                ];
-                out.sample(name, &labels, *count as f64);
-            }
+        for ((method, route, status), latency) in routes.iter() {
+            let status = status.to_string();
+            let labels = [
+                ("method", method.as_str()),
+                ("route", route),
+                ("status", &status),
+            ];
+            out.sample(name, &labels, latency.count() as f64);
         }
         let name = "optout_relay_http_request_duration_seconds";
         out.family(
             name,
             Kind::Histogram,
-            "HTTP request latency, by method and route.",
+            "HTTP request latency, by method, route and status.",
         );
-        for ((method, route), stats) in routes.iter() {
-            stats
-                .latency
-                .write(out, name, &[("method", method.as_str()), ("route", route)]);
+        for ((method, route, status), latency) in routes.iter() {
+            let status = status.to_string();
+            let labels = [
+                ("method", method.as_str()),
+                ("route", route),
+                ("status", &status),
+            ];
+            latency.write(out, name, &labels);
         }
     }
 }

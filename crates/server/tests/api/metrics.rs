@@ -126,7 +126,7 @@ async fn metrics_count_a_failed_attempt_a_delivery_and_its_latency() {
     );
     assert_eq!(
         after.value(
-            r#"optout_relay_http_request_duration_seconds_count{method="POST",route="/admin/opt-outs"}"#
+            r#"optout_relay_http_request_duration_seconds_count{method="POST",route="/admin/opt-outs",status="202"}"#
         ),
         1.0
     );
