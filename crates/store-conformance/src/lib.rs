@@ -104,6 +104,10 @@ macro_rules! conformance_tests {
             concurrency::concurrent_requests_with_one_idempotency_key_record_once,
             rate_limits::requests_over_the_limit_are_refused_per_account,
             rate_limits::concurrent_requests_never_exceed_the_limit,
+            retention::only_bodies_delivered_before_the_horizon_are_purgeable,
+            retention::a_purge_keeps_the_evidence_and_is_idempotent,
+            retention::a_purge_never_touches_a_notice_still_to_deliver,
+            retention::audit_rows_are_purged_by_status_horizon_in_bounded_batches,
         }
     };
 }

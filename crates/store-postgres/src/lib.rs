@@ -34,6 +34,7 @@ mod locks;
 mod notices;
 mod opt_outs;
 mod rate_limits;
+mod retention;
 mod scratch;
 mod subscriptions;
 
@@ -46,7 +47,9 @@ use optout_core::{
     NewAccount, NewApiKey, NewExposure, NewSubscription, OptOutBatch, OptOutId, OptOutRecorded,
     Page, PageRequest, SealedSecret, Subscription, SubscriptionChanges, SubscriptionId,
 };
-use optout_store::{Reseal, Store, StoreError, StoredAccountSecrets};
+use optout_store::{
+    PayloadPurge, PurgeablePayload, Reseal, Store, StoreError, StoredAccountSecrets,
+};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 use std::time::Duration;
@@ -393,5 +396,31 @@ impl Store for PostgresStore {
         now: DateTime<Utc>,
     ) -> Result<RateDecision, StoreError> {
         rate_limits::take_slot(&self.pool, account_id, limit, now.timestamp_millis()).await
+    }
+
+    async fn list_purgeable_payloads(
+        &self,
+        delivered_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<PurgeablePayload>, StoreError> {
+        retention::list_purgeable(&self.pool, delivered_before, limit).await
+    }
+
+    async fn record_payload_purges(&self, purges: &[PayloadPurge]) -> Result<usize, StoreError> {
+        if purges.is_empty() {
+            return Ok(0);
+        }
+        // Dead row versions keep the old bodies until PostgreSQL vacuums them (README,
+        // "Retention").
+        retention::record_purges(&self.pool, purges).await
+    }
+
+    async fn purge_audit_entries(
+        &self,
+        success_before: DateTime<Utc>,
+        failure_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<usize, StoreError> {
+        retention::purge_audit(&self.pool, success_before, failure_before, limit).await
     }
 }

@@ -16,6 +16,7 @@ mod exposures;
 mod notices;
 mod opt_outs;
 mod rate_limits;
+mod retention;
 mod subscriptions;
 
 use async_trait::async_trait;
@@ -27,7 +28,9 @@ use optout_core::{
     NewAccount, NewApiKey, NewExposure, NewSubscription, OptOutBatch, OptOutId, OptOutRecorded,
     Page, PageRequest, SealedSecret, Subscription, SubscriptionChanges, SubscriptionId,
 };
-use optout_store::{Reseal, Store, StoreError, StoredAccountSecrets};
+use optout_store::{
+    PayloadPurge, PurgeablePayload, Reseal, Store, StoreError, StoredAccountSecrets,
+};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -423,5 +426,53 @@ impl Store for SqliteStore {
         Ok(self
             .rate_counters
             .take(account_id, limit, now.timestamp_millis()))
+    }
+
+    async fn list_purgeable_payloads(
+        &self,
+        delivered_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<PurgeablePayload>, StoreError> {
+        retention::list_purgeable(&self.reader, delivered_before, limit).await
+    }
+
+    async fn record_payload_purges(&self, purges: &[PayloadPurge]) -> Result<usize, StoreError> {
+        if purges.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.writer.acquire().await.map_err(map_err)?;
+        // The purged bodies are personal data: freed space is zeroed while they are replaced, so
+        // they do not linger in the file. (The WAL keeps older pages until its next checkpoint.)
+        sqlx::query("PRAGMA secure_delete = ON")
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        let purged = async {
+            let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE")
+                .await
+                .map_err(map_err)?;
+            let purged = retention::record_purges(&mut tx, purges).await?;
+            tx.commit().await.map_err(map_err)?;
+            Ok::<_, StoreError>(purged)
+        }
+        .await;
+        sqlx::query("PRAGMA secure_delete = OFF")
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        purged
+    }
+
+    async fn purge_audit_entries(
+        &self,
+        success_before: DateTime<Utc>,
+        failure_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<usize, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let deleted =
+            retention::purge_audit(&mut tx, success_before, failure_before, limit).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(deleted)
     }
 }
