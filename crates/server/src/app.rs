@@ -13,6 +13,7 @@ use crate::delivery::{
     DeliveryEngine, EngineConfig, EngineParts, Sender, SenderConfig, WorkSignal,
 };
 use crate::http_server;
+use crate::retention::{self, RetentionPolicy};
 use crate::target_guard::TargetGuard;
 
 /// Idle keep-alive connections kept per receiver host: as many as deliveries in flight by
@@ -67,6 +68,21 @@ impl App {
             signal: self.state.signal.clone(),
         };
         DeliveryEngine::new(parts, config)
+    }
+
+    /// The retention purge of this instance's store, on its clock: runs at once, then every
+    /// `policy.interval`, until `shutdown` is cancelled.
+    pub fn retention(
+        &self,
+        policy: RetentionPolicy,
+        shutdown: CancellationToken,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        retention::run_retention(
+            Arc::clone(&self.state.store),
+            Arc::clone(&self.state.clock),
+            policy,
+            shutdown,
+        )
     }
 
     /// The signal that wakes this instance's delivery engine.
