@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::retention::RetentionArgs;
+
 /// Where the embedded database lives when no URL is given.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/optout-relay.db";
 /// Where the reference receiver keeps its suppression list when no path is given.
@@ -187,6 +189,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub delivery: DeliveryArgs,
+
+    #[command(flatten)]
+    pub retention: RetentionArgs,
 }
 
 /// Which addresses webhooks may reach (the SSRF guard); public addresses always may.
@@ -255,6 +260,9 @@ pub struct WorkerArgs {
 
     #[command(flatten)]
     pub delivery: DeliveryArgs,
+
+    #[command(flatten)]
+    pub retention: RetentionArgs,
 }
 
 /// `exposures` subcommands.
@@ -450,10 +458,11 @@ fn parse_cidr(text: &str) -> Result<Cidr, String> {
     Cidr::parse(text).map_err(|error| error.to_string())
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
+/// A positive duration: a whole number and a unit, `ms`, `s`, `m`, `h` or `d` (days).
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     optout_core::retry::parse_duration(text)
         .filter(|duration| !duration.is_zero())
-        .ok_or_else(|| format!("invalid duration {text:?}: expected e.g. 500ms, 10s, 2m"))
+        .ok_or_else(|| format!("invalid duration {text:?}: expected e.g. 500ms, 10s, 2m, 1h, 30d"))
 }
 
 /// `account` subcommands.
@@ -593,6 +602,46 @@ mod tests {
         assert!(
             Cli::try_parse_from(["optout-relay", "serve", "--retry-schedule", "soon"]).is_err()
         );
+    }
+
+    #[test]
+    fn retention_flags_take_days_on_serve_and_worker() {
+        const DAY: u64 = 86_400;
+        for command in ["serve", "worker"] {
+            let parse = |extra: &[&str]| {
+                let argv = ["optout-relay", command]
+                    .into_iter()
+                    .chain(extra.iter().copied());
+                match Cli::try_parse_from(argv).map(|cli| cli.command) {
+                    Ok(Command::Serve(args)) => Ok(args.retention),
+                    Ok(Command::Worker(args)) => Ok(args.retention),
+                    Ok(_) => panic!("expected {command}"),
+                    Err(error) => Err(error),
+                }
+            };
+            let defaults = parse(&[]).unwrap();
+            assert_eq!(defaults.payload_retention, Duration::from_secs(30 * DAY));
+            assert_eq!(defaults.audit_retention, Duration::from_secs(90 * DAY));
+            assert_eq!(
+                defaults.failed_audit_retention,
+                Duration::from_secs(180 * DAY)
+            );
+            let set = parse(&[
+                "--payload-retention",
+                "7d",
+                "--audit-retention",
+                "12h",
+                "--failed-audit-retention",
+                "365d",
+            ])
+            .unwrap();
+            let policy = set.policy();
+            assert_eq!(policy.payload, Duration::from_secs(7 * DAY));
+            assert_eq!(policy.audit_success, Duration::from_secs(12 * 3600));
+            assert_eq!(policy.audit_failure, Duration::from_secs(365 * DAY));
+            let refused = parse(&["--payload-retention", "0d"]).unwrap_err();
+            assert!(refused.to_string().contains("30d"), "{refused}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Turning the delivery and target flags into configuration, and `optout-relay worker`.
 
+use anyhow::Context;
 use optout_core::{RetryPolicy, SystemClock};
 use optout_server::{AdminToken, App, AppConfig, EngineConfig};
 use std::sync::Arc;
@@ -63,8 +64,10 @@ pub async fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
     }
     let shutdown = CancellationToken::new();
     signals::cancel_on_signal(shutdown.clone())?;
+    let retention = tokio::spawn(app.retention(args.retention.policy(), shutdown.clone()));
     app.delivery_engine(engine_config(&args.delivery))
         .run(shutdown)
         .await;
+    retention.await.context("the retention purge panicked")?;
     Ok(())
 }

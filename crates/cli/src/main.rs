@@ -18,6 +18,7 @@ mod master_key;
 mod opt_out;
 mod private_file;
 mod receive;
+mod retention;
 mod serve;
 mod signals;
 mod suppression;

@@ -61,10 +61,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let engine = app.delivery_engine(delivery::engine_config(&args.delivery));
         tokio::spawn(engine.run(shutdown.clone()))
     });
+    let retention = tokio::spawn(app.retention(args.retention.policy(), shutdown.clone()));
     app.run(listener, shutdown.clone()).await?;
     if let Some(engine) = engine {
         engine.await.context("the delivery engine panicked")?;
     }
+    retention.await.context("the retention purge panicked")?;
     tracing::info!("optout-relay stopped");
     Ok(())
 }

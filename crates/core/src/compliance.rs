@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{AccountId, ContactId, NoticeId, NoticeStatus, OptOutId};
+use crate::{AccountId, ContactId, DatapointEvidence, NoticeId, NoticeStatus, OptOutId};
 
 /// An opt-out and the fate of each of its notices.
 #[derive(Debug, Clone)]
@@ -34,4 +34,8 @@ pub struct RecipientRecord {
     pub last_status_code: Option<u16>,
     /// When it was acknowledged.
     pub delivered_at: Option<DateTime<Utc>>,
+    /// When its body was purged after its retention; `None` while the body is kept.
+    pub payload_purged_at: Option<DateTime<Utc>>,
+    /// What was kept of its datapoints when the body was purged; `None` while the body is kept.
+    pub evidence: Option<DatapointEvidence>,
 }

@@ -19,6 +19,7 @@ pub mod cidr;
 pub mod clock;
 pub mod compliance;
 pub mod datapoint;
+pub mod evidence;
 pub mod exposure;
 pub mod ids;
 pub mod notice;
@@ -40,6 +41,7 @@ pub use cidr::{Cidr, CidrError};
 pub use clock::{Clock, SystemClock};
 pub use compliance::{ComplianceRecord, RecipientRecord};
 pub use datapoint::{ContactId, Datapoint, DatapointKind};
+pub use evidence::{DatapointEvidence, DatapointHash, EvidenceSalt};
 pub use exposure::{ExposureIntake, NewExposure, Refusal, RefusalReason};
 pub use ids::{ObjectId, SubscriptionId};
 pub use notice::{

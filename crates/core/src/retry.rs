@@ -43,7 +43,7 @@ impl RetryPolicy {
         }
     }
 
-    /// Parses `30s,2m,8m` (units `ms`, `s`, `m`, `h`).
+    /// Parses `30s,2m,8m` (units `ms`, `s`, `m`, `h`, `d`).
     pub fn parse_schedule(text: &str) -> Result<Vec<Duration>, String> {
         text.split(',')
             .map(|part| parse_duration(part.trim()))
@@ -69,16 +69,18 @@ impl RetryPolicy {
     }
 }
 
-/// Parses one duration such as `500ms`, `30s`, `2m` or `1h`.
+/// Parses one duration such as `500ms`, `30s`, `2m`, `1h` or `30d` (days of 24 hours).
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let split = text.find(|c: char| !c.is_ascii_digit())?;
     let (number, unit) = text.split_at(split);
     let number: u64 = number.parse().ok()?;
+    let seconds = |per_unit: u64| number.checked_mul(per_unit).map(Duration::from_secs);
     match unit {
         "ms" => Some(Duration::from_millis(number)),
-        "s" => Some(Duration::from_secs(number)),
-        "m" => Some(Duration::from_secs(number * 60)),
-        "h" => Some(Duration::from_secs(number * 3600)),
+        "s" => seconds(1),
+        "m" => seconds(60),
+        "h" => seconds(3600),
+        "d" => seconds(86_400),
         _ => None,
     }
 }
@@ -115,6 +117,18 @@ mod tests {
         };
         assert_eq!(low - now, chrono::Duration::seconds(24));
         assert_eq!(high - now, chrono::Duration::seconds(36));
+    }
+
+    #[test]
+    fn durations_take_days_of_24_hours() {
+        assert_eq!(
+            parse_duration("30d"),
+            Some(Duration::from_secs(30 * 86_400))
+        );
+        assert_eq!(parse_duration("1d"), Some(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("d"), None);
+        assert_eq!(parse_duration("1.5d"), None);
+        assert_eq!(parse_duration(&format!("{}d", u64::MAX)), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::delivery::{
 };
 use crate::http_server;
 use crate::metrics::{self, Metrics};
+use crate::retention::{self, RetentionPolicy};
 use crate::target_guard::TargetGuard;
 
 /// Idle keep-alive connections kept per receiver host: as many as deliveries in flight by
@@ -73,6 +74,21 @@ impl App {
             metrics: Arc::clone(&self.state.metrics),
         };
         DeliveryEngine::new(parts, config)
+    }
+
+    /// The retention purge of this instance's store, on its clock: runs at once, then every
+    /// `policy.interval`, until `shutdown` is cancelled.
+    pub fn retention(
+        &self,
+        policy: RetentionPolicy,
+        shutdown: CancellationToken,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        retention::run_retention(
+            Arc::clone(&self.state.store),
+            Arc::clone(&self.state.clock),
+            policy,
+            shutdown,
+        )
     }
 
     /// The signal that wakes this instance's delivery engine.

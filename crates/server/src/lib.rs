@@ -17,12 +17,14 @@ pub mod http_server;
 pub mod intake;
 pub mod metrics;
 pub mod reseal;
+pub mod retention;
 pub mod target_guard;
 
 pub use app::App;
 pub use config::{AdminToken, AppConfig};
 pub use delivery::{DeliveryEngine, EngineConfig, WorkSignal};
 pub use reseal::{reseal_account_secrets, ResealError, ResealReport};
+pub use retention::{purge_once, run_retention, PurgeReport, RetentionPolicy};
 
 /// The OpenAPI document of the API, as pretty JSON.
 pub fn openapi_document() -> String {

@@ -9,5 +9,6 @@ pub mod opt_outs;
 pub mod queue;
 pub mod rate_limits;
 pub mod reseal;
+pub mod retention;
 pub mod rotation;
 pub mod subscriptions;

@@ -107,6 +107,10 @@ macro_rules! conformance_tests {
             operator::queue_metrics_follow_notices_through_their_statuses,
             operator::every_subscription_is_listed_disabled_first,
             operator::recent_failures_of_every_account_are_listed_newest_first,
+            retention::only_bodies_delivered_before_the_horizon_are_purgeable,
+            retention::a_purge_keeps_the_evidence_and_is_idempotent,
+            retention::a_purge_never_touches_a_notice_still_to_deliver,
+            retention::audit_rows_are_purged_by_status_horizon_in_bounded_batches,
         }
     };
 }

@@ -17,6 +17,8 @@ type NoticeRow = (
     Option<i32>,
     Option<i64>,
     Option<i64>,
+    Option<i64>,
+    Option<String>,
 );
 
 /// The record; the caller runs it in a snapshot transaction, so the head and the notices agree.
@@ -35,7 +37,8 @@ pub(crate) async fn find(
         return Ok(None);
     };
     let notices: Vec<NoticeRow> = sqlx::query_as(
-        "SELECT id, account_id, state, attempts, last_status_code, delivered_at, lease_until
+        "SELECT id, account_id, state, attempts, last_status_code, delivered_at, lease_until,
+                payload_purged_at, datapoint_evidence
          FROM notices WHERE opt_out_id = $1 ORDER BY account_id",
     )
     .bind(opt_out_id.to_string())
@@ -45,26 +48,38 @@ pub(crate) async fn find(
     let now = to_millis(now);
     let recipients = notices
         .into_iter()
-        .map(
-            |(id, account, state, attempts, status_code, delivered_at, lease_until)| {
-                let status = match state.as_str() {
-                    "delivered" => NoticeStatus::Delivered,
-                    "waiting" => NoticeStatus::Waiting,
-                    _ if lease_until.is_some_and(|until| until > now) => NoticeStatus::Delivering,
-                    _ if attempts > 0 => NoticeStatus::Failed,
-                    _ => NoticeStatus::Pending,
-                };
-                Ok(RecipientRecord {
-                    account_id: rows::account_id(&account)?,
-                    notice_id: NoticeId::parse(&id)
-                        .ok_or_else(|| StoreError::Corrupt(format!("notice id {id:?}")))?,
-                    status,
-                    attempts: u32::try_from(attempts).unwrap_or(0),
-                    last_status_code: status_code.and_then(|code| u16::try_from(code).ok()),
-                    delivered_at: delivered_at.map(from_millis),
-                })
-            },
-        )
+        .map(|row| {
+            let (
+                id,
+                account,
+                state,
+                attempts,
+                status_code,
+                delivered_at,
+                lease_until,
+                purged,
+                evidence,
+            ) = row;
+            let (payload_purged_at, evidence) = rows::payload_purge(&id, purged, evidence)?;
+            let status = match state.as_str() {
+                "delivered" => NoticeStatus::Delivered,
+                "waiting" => NoticeStatus::Waiting,
+                _ if lease_until.is_some_and(|until| until > now) => NoticeStatus::Delivering,
+                _ if attempts > 0 => NoticeStatus::Failed,
+                _ => NoticeStatus::Pending,
+            };
+            Ok(RecipientRecord {
+                account_id: rows::account_id(&account)?,
+                notice_id: NoticeId::parse(&id)
+                    .ok_or_else(|| StoreError::Corrupt(format!("notice id {id:?}")))?,
+                status,
+                attempts: u32::try_from(attempts).unwrap_or(0),
+                last_status_code: status_code.and_then(|code| u16::try_from(code).ok()),
+                delivered_at: delivered_at.map(from_millis),
+                payload_purged_at,
+                evidence,
+            })
+        })
         .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(Some(ComplianceRecord {
         opt_out_id,

@@ -35,6 +35,7 @@ mod notices;
 mod operator;
 mod opt_outs;
 mod rate_limits;
+mod retention;
 mod scratch;
 mod subscriptions;
 
@@ -48,7 +49,8 @@ use optout_core::{
     Page, PageRequest, SealedSecret, Subscription, SubscriptionChanges, SubscriptionId,
 };
 use optout_store::{
-    AccountAuditEntry, QueueMetrics, Reseal, Store, StoreError, StoredAccountSecrets,
+    AccountAuditEntry, PayloadPurge, PurgeablePayload, QueueMetrics, Reseal, Store, StoreError,
+    StoredAccountSecrets,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
@@ -408,5 +410,31 @@ impl Store for PostgresStore {
 
     async fn list_recent_failures(&self, limit: u32) -> Result<Vec<AccountAuditEntry>, StoreError> {
         audit::recent_failures(&self.pool, limit).await
+    }
+
+    async fn list_purgeable_payloads(
+        &self,
+        delivered_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<PurgeablePayload>, StoreError> {
+        retention::list_purgeable(&self.pool, delivered_before, limit).await
+    }
+
+    async fn record_payload_purges(&self, purges: &[PayloadPurge]) -> Result<usize, StoreError> {
+        if purges.is_empty() {
+            return Ok(0);
+        }
+        // Dead row versions keep the old bodies until PostgreSQL vacuums them (README,
+        // "Retention").
+        retention::record_purges(&self.pool, purges).await
+    }
+
+    async fn purge_audit_entries(
+        &self,
+        success_before: DateTime<Utc>,
+        failure_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<usize, StoreError> {
+        retention::purge_audit(&self.pool, success_before, failure_before, limit).await
     }
 }

@@ -17,6 +17,7 @@ mod notices;
 mod operator;
 mod opt_outs;
 mod rate_limits;
+mod retention;
 mod subscriptions;
 
 use async_trait::async_trait;
@@ -29,7 +30,8 @@ use optout_core::{
     Page, PageRequest, SealedSecret, Subscription, SubscriptionChanges, SubscriptionId,
 };
 use optout_store::{
-    AccountAuditEntry, QueueMetrics, Reseal, Store, StoreError, StoredAccountSecrets,
+    AccountAuditEntry, PayloadPurge, PurgeablePayload, QueueMetrics, Reseal, Store, StoreError,
+    StoredAccountSecrets,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -453,5 +455,53 @@ impl Store for SqliteStore {
 
     async fn list_recent_failures(&self, limit: u32) -> Result<Vec<AccountAuditEntry>, StoreError> {
         audit::recent_failures(&self.reader, limit).await
+    }
+
+    async fn list_purgeable_payloads(
+        &self,
+        delivered_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<PurgeablePayload>, StoreError> {
+        retention::list_purgeable(&self.reader, delivered_before, limit).await
+    }
+
+    async fn record_payload_purges(&self, purges: &[PayloadPurge]) -> Result<usize, StoreError> {
+        if purges.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.writer.acquire().await.map_err(map_err)?;
+        // The purged bodies are personal data: freed space is zeroed while they are replaced, so
+        // they do not linger in the file. (The WAL keeps older pages until its next checkpoint.)
+        sqlx::query("PRAGMA secure_delete = ON")
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        let purged = async {
+            let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE")
+                .await
+                .map_err(map_err)?;
+            let purged = retention::record_purges(&mut tx, purges).await?;
+            tx.commit().await.map_err(map_err)?;
+            Ok::<_, StoreError>(purged)
+        }
+        .await;
+        sqlx::query("PRAGMA secure_delete = OFF")
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        purged
+    }
+
+    async fn purge_audit_entries(
+        &self,
+        success_before: DateTime<Utc>,
+        failure_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<usize, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let deleted =
+            retention::purge_audit(&mut tx, success_before, failure_before, limit).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(deleted)
     }
 }

@@ -21,9 +21,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use optout_core::{
     Account, AccountId, AccountSecrets, ApiKeyHash, ApiKeyId, AttemptOutcome, AuditEntry,
-    AuditFilter, AuditStats, ClaimRequest, ClaimedNotice, ComplianceRecord, ExposureIntake,
-    NewAccount, NewApiKey, NewExposure, NewSubscription, OptOutBatch, OptOutId, OptOutRecorded,
-    Page, PageRequest, SealedSecret, Subscription, SubscriptionChanges, SubscriptionId,
+    AuditFilter, AuditStats, ClaimRequest, ClaimedNotice, ComplianceRecord, DatapointEvidence,
+    ExposureIntake, NewAccount, NewApiKey, NewExposure, NewSubscription, NoticeId, OptOutBatch,
+    OptOutId, OptOutRecorded, Page, PageRequest, SealedSecret, Subscription, SubscriptionChanges,
+    SubscriptionId,
 };
 
 use optout_core::rate_limit::{RateDecision, RateLimit};
@@ -49,6 +50,26 @@ pub struct Reseal {
     pub expected: AccountSecrets<SealedSecret>,
     /// The same secrets sealed with the active key.
     pub resealed: AccountSecrets<SealedSecret>,
+}
+
+/// A delivered notice whose body may be purged, with that body (to compute its evidence first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurgeablePayload {
+    /// The notice.
+    pub notice_id: NoticeId,
+    /// Its frozen body, as delivered.
+    pub payload: Vec<u8>,
+}
+
+/// The purge of one delivered notice's body: when, and what the compliance record keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadPurge {
+    /// The notice.
+    pub notice_id: NoticeId,
+    /// When its body was purged.
+    pub purged_at: DateTime<Utc>,
+    /// The salted hashes of its datapoints.
+    pub evidence: DatapointEvidence,
 }
 
 /// The service's persistent state, as use cases.
@@ -246,4 +267,29 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// The `limit` most recent failed attempts of all accounts, newest first.
     async fn list_recent_failures(&self, limit: u32) -> Result<Vec<AccountAuditEntry>, StoreError>;
+
+    // Retention: purging delivered bodies and old audit rows, in small batches.
+
+    /// Up to `limit` delivered notices delivered before `delivered_before` whose body is not yet
+    /// purged, oldest delivered first. Notices not delivered are never listed.
+    async fn list_purgeable_payloads(
+        &self,
+        delivered_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<PurgeablePayload>, StoreError>;
+
+    /// Empties the bodies of these notices and records when, and their evidence, in one
+    /// transaction; each only if it is delivered and not yet purged (so a purge is idempotent and
+    /// never touches a notice that is still to be delivered). Returns how many were purged.
+    async fn record_payload_purges(&self, purges: &[PayloadPurge]) -> Result<usize, StoreError>;
+
+    /// Deletes at most `limit` audit rows: `success` rows attempted before `success_before`, and
+    /// `failed` and `permanent_failure` rows attempted before `failure_before`. Returns how many
+    /// were deleted.
+    async fn purge_audit_entries(
+        &self,
+        success_before: DateTime<Utc>,
+        failure_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<usize, StoreError>;
 }

@@ -2,10 +2,11 @@
 //! same columns (instants as epoch milliseconds), so one mapping serves them.
 
 use crate::{StoreError, StoredAccountSecrets};
+use chrono::{DateTime, Utc};
 use optout_core::time_format::from_millis;
 use optout_core::{
-    Account, AccountId, AccountName, AccountSecrets, EntityType, NoticeId, SealedSecret,
-    SignalType, Subscription, SubscriptionId, SubscriptionName, WebhookUrl,
+    Account, AccountId, AccountName, AccountSecrets, DatapointEvidence, EntityType, NoticeId,
+    SealedSecret, SignalType, Subscription, SubscriptionId, SubscriptionName, WebhookUrl,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -75,6 +76,22 @@ pub fn readable_stored_secrets(
                 .ok()
         })
         .collect()
+}
+
+/// A notice's `payload_purged_at` and `datapoint_evidence` columns, read back.
+pub fn payload_purge(
+    notice_id: &str,
+    purged_at: Option<i64>,
+    evidence: Option<String>,
+) -> Result<(Option<DateTime<Utc>>, Option<DatapointEvidence>), StoreError> {
+    let evidence = evidence
+        .map(|text| {
+            DatapointEvidence::from_json(&text).map_err(|_| {
+                StoreError::Corrupt(format!("datapoint evidence of notice {notice_id}"))
+            })
+        })
+        .transpose()?;
+    Ok((purged_at.map(from_millis), evidence))
 }
 
 /// The ids of a claimed notice row, or `None` (logged) when they cannot be read: the notice is

@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use optout_core::time_format::{api_timestamp, truncate_to_millis};
 use optout_core::{
-    ContactDetails, ContactId, Idempotency, NewOptOut, OptOutBatch, OptOutId, OptOutRecorded,
+    ContactDetails, ContactId, DatapointEvidence, Idempotency, NewOptOut, OptOutBatch, OptOutId,
+    OptOutRecorded,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -205,6 +206,50 @@ pub(crate) struct RecipientOut {
     attempts: u32,
     last_status_code: Option<u16>,
     delivered_at: Option<String>,
+    /// When the notice's body was purged after its retention; `null` while it is kept.
+    payload_purged_at: Option<String>,
+    /// What was kept of the notice's datapoints when its body was purged; `null` while it is
+    /// kept.
+    datapoint_evidence: Option<DatapointEvidenceOut>,
+}
+
+/// The salted hashes kept of a purged notice's datapoints. Each `sha256` is
+/// `hex(SHA-256(salt bytes || "<type>:<datapointId>"))`: recompute it for a candidate value to
+/// prove the notice carried it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DatapointEvidenceOut {
+    /// The notice's random salt: 16 bytes as 32 lowercase hex characters.
+    #[schema(example = "9f2c4a7be01d55c3a8e6f0b2d4c6e8a1")]
+    salt: String,
+    /// One hash per datapoint, in the notice's order.
+    hashes: Vec<DatapointHashOut>,
+}
+
+/// The salted hash of one datapoint.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DatapointHashOut {
+    /// `email` or `phone`.
+    #[serde(rename = "type")]
+    #[schema(example = "email")]
+    datapoint_type: &'static str,
+    /// 64 lowercase hex characters.
+    sha256: String,
+}
+
+impl From<DatapointEvidence> for DatapointEvidenceOut {
+    fn from(evidence: DatapointEvidence) -> Self {
+        Self {
+            salt: evidence.salt.to_hex(),
+            hashes: evidence
+                .hashes
+                .into_iter()
+                .map(|hash| DatapointHashOut {
+                    datapoint_type: hash.kind.as_str(),
+                    sha256: hash.sha256,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The compliance record of an opt-out.
@@ -219,6 +264,9 @@ pub(crate) struct ComplianceRecordOut {
 }
 
 /// The compliance record: per recipient account, its notice and where it stands.
+///
+/// Once a delivered notice's body is purged (after the payload retention), its entry keeps the
+/// ids, times and outcome, and the salted hashes of its datapoints.
 #[utoipa::path(
     get, path = "/admin/opt-outs/{optOutId}", tag = "admin",
     params(("optOutId" = String, Path, description = "24 hex characters")),
@@ -255,6 +303,8 @@ pub(crate) async fn get_compliance_record(
                 attempts: recipient.attempts,
                 last_status_code: recipient.last_status_code,
                 delivered_at: recipient.delivered_at.map(api_timestamp),
+                payload_purged_at: recipient.payload_purged_at.map(api_timestamp),
+                datapoint_evidence: recipient.evidence.map(DatapointEvidenceOut::from),
             })
             .collect(),
     }))

@@ -13,13 +13,15 @@ use crate::operator::{email, exposure, opt_out, phone, Caller};
 use crate::propagation::recipient_of;
 
 /// Every field of a recipient entry.
-const RECIPIENT_FIELDS: [&str; 6] = [
+const RECIPIENT_FIELDS: [&str; 8] = [
     "accountId",
     "noticeId",
     "status",
     "attempts",
     "lastStatusCode",
     "deliveredAt",
+    "payloadPurgedAt",
+    "datapointEvidence",
 ];
 
 #[tokio::test]
@@ -71,6 +73,8 @@ async fn the_compliance_record_reports_each_recipient_and_its_notice() {
     assert_eq!(told["attempts"], json!(1), "{record}");
     assert_eq!(told["lastStatusCode"], json!(200), "{record}");
     assert_api_timestamp(&text(&told["deliveredAt"]));
+    assert_eq!(told["payloadPurgedAt"], Value::Null, "{record}");
+    assert_eq!(told["datapointEvidence"], Value::Null, "{record}");
     let deliveries = receiver.notices("/told");
     assert_eq!(deliveries.len(), 1);
     assert_eq!(told["noticeId"], json!(deliveries[0].webhook_id()));

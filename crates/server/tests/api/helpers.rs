@@ -1,7 +1,7 @@
 //! `spawn_app()`, the app under test and the requests the tests send to it.
 
 use optout_core::rate_limit::RateLimit;
-use optout_core::{Keyring, RetryPolicy, SystemClock, UrlPolicy};
+use optout_core::{Clock, Keyring, RetryPolicy, SystemClock, UrlPolicy};
 use optout_server::{AdminToken, App, AppConfig, EngineConfig};
 use optout_store::Store;
 use optout_store_sqlite::SqliteStore;
@@ -119,6 +119,12 @@ pub async fn spawn_app_with_engine(
     spawn(dir, configure_app, Some(configure_engine)).await
 }
 
+/// Spawns an app on a fresh database with its delivery engine running, telling time by `clock`.
+pub async fn spawn_app_with_engine_and_clock(clock: Arc<dyn Clock>) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    spawn_on_clock(dir, |_| {}, Some(|_: &mut EngineConfig| {}), clock).await
+}
+
 /// Spawns an app on the database kept in `dir` (created if missing).
 pub async fn spawn_app_in(dir: TempDir, configure: impl FnOnce(&mut AppConfig)) -> TestApp {
     spawn(dir, configure, None::<fn(&mut EngineConfig)>).await
@@ -140,17 +146,23 @@ async fn spawn(
     configure: impl FnOnce(&mut AppConfig),
     configure_engine: Option<impl FnOnce(&mut EngineConfig)>,
 ) -> TestApp {
+    spawn_on_clock(dir, configure, configure_engine, Arc::new(SystemClock)).await
+}
+
+/// [`spawn`], telling time by `clock`.
+async fn spawn_on_clock(
+    dir: TempDir,
+    configure: impl FnOnce(&mut AppConfig),
+    configure_engine: Option<impl FnOnce(&mut EngineConfig)>,
+    clock: Arc<dyn Clock>,
+) -> TestApp {
     let db_path = dir.path().join("optout-relay.db");
     let store = SqliteStore::open(&db_path).await.expect("open store");
     let mut config = test_config();
     configure(&mut config);
     let attempt_timeout = config.attempt_timeout;
-    let app = App::new(
-        Arc::new(store.clone()) as Arc<dyn Store>,
-        config,
-        Arc::new(SystemClock),
-    )
-    .expect("build app");
+    let app =
+        App::new(Arc::new(store.clone()) as Arc<dyn Store>, config, clock).expect("build app");
     let engine = configure_engine.map(|configure_engine| {
         let mut engine_config = test_engine_config(attempt_timeout);
         configure_engine(&mut engine_config);
@@ -196,6 +208,11 @@ impl TestApp {
         }
         self.store.close().await;
         self.dir
+    }
+
+    /// The app's store, for calling what the app runs in the background (the retention purge).
+    pub fn store(&self) -> Arc<dyn Store> {
+        Arc::new(self.store.clone())
     }
 
     /// The full URL of `path`.

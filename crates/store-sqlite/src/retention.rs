@@ -1,0 +1,91 @@
+//! Retention: listing delivered bodies past their retention, purging them with their evidence,
+//! and deleting old audit rows, a small batch per call.
+
+use chrono::{DateTime, Utc};
+use optout_core::time_format::to_millis;
+use optout_core::NoticeId;
+use optout_store::{PayloadPurge, PurgeablePayload, StoreError};
+use sqlx::SqliteConnection;
+
+use crate::error::map_err;
+
+pub(crate) async fn list_purgeable(
+    pool: &sqlx::SqlitePool,
+    delivered_before: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<PurgeablePayload>, StoreError> {
+    // The conditions repeat the partial index's, so the scan stays inside it.
+    let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
+        "SELECT id, payload FROM notices
+         WHERE state = 'delivered' AND payload_purged_at IS NULL AND delivered_at < ?1
+         ORDER BY delivered_at, id LIMIT ?2",
+    )
+    .bind(to_millis(delivered_before))
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(map_err)?;
+    rows.into_iter()
+        .map(|(id, payload)| {
+            let notice_id = NoticeId::parse(&id)
+                .ok_or_else(|| StoreError::Corrupt(format!("notice id {id:?}")))?;
+            Ok(PurgeablePayload { notice_id, payload })
+        })
+        .collect()
+}
+
+/// Purges the bodies with one statement; the caller runs it in a write transaction with
+/// `secure_delete` on, so the old bytes are zeroed in the file rather than left in free space.
+pub(crate) async fn record_purges(
+    conn: &mut SqliteConnection,
+    purges: &[PayloadPurge],
+) -> Result<usize, StoreError> {
+    let rows: Vec<serde_json::Value> = purges
+        .iter()
+        .map(|purge| {
+            serde_json::json!({
+                "id": purge.notice_id.to_string(),
+                "at": to_millis(purge.purged_at),
+                "evidence": purge.evidence.to_json(),
+            })
+        })
+        .collect();
+    let done = sqlx::query(
+        "UPDATE notices
+         SET payload = X'', payload_purged_at = p.value ->> 'at',
+             datapoint_evidence = p.value ->> 'evidence'
+         FROM json_each(?1) AS p
+         WHERE notices.id = p.value ->> 'id'
+           AND notices.state = 'delivered' AND notices.payload_purged_at IS NULL",
+    )
+    .bind(serde_json::Value::Array(rows).to_string())
+    .execute(conn)
+    .await
+    .map_err(map_err)?;
+    Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+}
+
+pub(crate) async fn purge_audit(
+    conn: &mut SqliteConnection,
+    success_before: DateTime<Utc>,
+    failure_before: DateTime<Utc>,
+    limit: u32,
+) -> Result<usize, StoreError> {
+    let (success_before, failure_before) = (to_millis(success_before), to_millis(failure_before));
+    // The first condition bounds the scan of the attempted_at index; the second picks by status.
+    let done = sqlx::query(
+        "DELETE FROM audit_log WHERE rowid IN (
+             SELECT rowid FROM audit_log
+             WHERE attempted_at < MAX(?1, ?2)
+               AND ((status = 'success' AND attempted_at < ?1)
+                    OR (status IN ('failed', 'permanent_failure') AND attempted_at < ?2))
+             LIMIT ?3)",
+    )
+    .bind(success_before)
+    .bind(failure_before)
+    .bind(i64::from(limit))
+    .execute(conn)
+    .await
+    .map_err(map_err)?;
+    Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+}
