@@ -18,6 +18,7 @@ pub mod intake;
 pub mod metrics;
 pub mod reseal;
 pub mod target_guard;
+mod ui;
 
 pub use app::App;
 pub use config::{AdminToken, AppConfig};
