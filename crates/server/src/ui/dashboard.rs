@@ -5,7 +5,7 @@ use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use optout_core::ComplianceRecord;
+use optout_core::{ComplianceRecord, Subscription};
 use optout_store::{AccountAuditEntry, QueueMetrics, StoreError};
 use std::fmt::Write as _;
 
@@ -16,7 +16,6 @@ use super::session::{self, Access};
 use super::{chart, login, summary, tables};
 use crate::api::state::AppState;
 use crate::metrics::QueueSample;
-use optout_core::Subscription;
 
 /// Everything the dashboard shows, read at one instant.
 struct View {
