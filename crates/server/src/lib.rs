@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod reseal;
 pub mod retention;
 pub mod target_guard;
+mod ui;
 
 pub use app::App;
 pub use config::{AdminToken, AppConfig};

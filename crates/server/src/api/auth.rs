@@ -62,8 +62,7 @@ impl FromRequestParts<AppState> for Operator {
             .and_then(|value| value.to_str().ok())
             .and_then(bearer_token)
             .ok_or(ApiError::InvalidAdminToken)?;
-        let expected = state.config.admin_token.expose().as_bytes();
-        if bool::from(presented.as_bytes().ct_eq(expected)) {
+        if is_admin_token(presented, state.config.admin_token.expose()) {
             Ok(Self)
         } else {
             Err(ApiError::InvalidAdminToken)
@@ -71,8 +70,13 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
+/// Whether `presented` is the admin token, compared in constant time.
+pub(crate) fn is_admin_token(presented: &str, expected: &str) -> bool {
+    bool::from(presented.as_bytes().ct_eq(expected.as_bytes()))
+}
+
 /// The token of an `Authorization: Bearer <token>` value; the scheme name is case-insensitive.
-fn bearer_token(value: &str) -> Option<&str> {
+pub(crate) fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }

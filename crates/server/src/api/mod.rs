@@ -5,7 +5,7 @@ mod admin;
 mod admin_exposures;
 mod admin_opt_outs;
 mod audit_logs;
-mod auth;
+pub(crate) mod auth;
 mod error;
 mod health;
 mod item_fields;
@@ -77,6 +77,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(openapi::openapi_json))
+        // The operator dashboard: HTML pages, not API, so not in the OpenAPI document.
+        .merge(crate::ui::routes())
         .route_layer(middleware::from_fn(crate::metrics::http::tag_route))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

@@ -2,6 +2,7 @@
 
 use optout_core::rate_limit::RateLimit;
 use optout_core::{Clock, Keyring, RetryPolicy, SystemClock, UrlPolicy};
+use optout_server::metrics::{sample_once, Metrics};
 use optout_server::{AdminToken, App, AppConfig, EngineConfig};
 use optout_store::Store;
 use optout_store_sqlite::SqliteStore;
@@ -49,6 +50,7 @@ pub struct TestApp {
     /// A receiver that echoes challenges, for subscriptions' URLs.
     pub receiver: TestReceiver,
     store: SqliteStore,
+    metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
     /// The delivery engine's task, when the app runs one.
@@ -163,6 +165,7 @@ async fn spawn_on_clock(
     let attempt_timeout = config.attempt_timeout;
     let app =
         App::new(Arc::new(store.clone()) as Arc<dyn Store>, config, clock).expect("build app");
+    let metrics = app.metrics();
     let engine = configure_engine.map(|configure_engine| {
         let mut engine_config = test_engine_config(attempt_timeout);
         configure_engine(&mut engine_config);
@@ -187,6 +190,7 @@ async fn spawn_on_clock(
         client,
         receiver: TestReceiver::spawn().await,
         store,
+        metrics,
         shutdown,
         server,
         engine,
@@ -218,6 +222,11 @@ impl TestApp {
     /// The full URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// Samples the queue now for the dashboard's chart, as the app's sampler does every 10 s.
+    pub async fn sample_queue(&self) {
+        sample_once(&self.store, &SystemClock, &self.metrics).await;
     }
 
     /// Every table of the database, now.

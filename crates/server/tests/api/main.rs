@@ -10,6 +10,8 @@ mod account_secret;
 mod admin;
 mod audit_logs;
 mod compliance_record;
+mod dashboard;
+mod dashboard_browser;
 mod delivery_fairness;
 mod delivery_headers;
 mod delivery_holds;

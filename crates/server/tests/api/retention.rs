@@ -124,6 +124,20 @@ async fn delivered_bodies_are_purged_after_retention_and_their_evidence_is_kept(
         "{evidence}"
     );
     assert!(stored_payload(&app, &purged["noticeId"]).await.is_empty());
+    let dashboard = app
+        .client
+        .get(app.url(&format!("/ui?optOut={told_opt_out}")))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .expect("dashboard")
+        .text()
+        .await
+        .expect("dashboard page");
+    assert!(
+        dashboard.contains("2 datapoint hashes kept"),
+        "the dashboard's record shows the purge: {dashboard}"
+    );
 
     // The held notice keeps its body and shows no purge.
     let record = app.compliance_record(&later_opt_out).await;
