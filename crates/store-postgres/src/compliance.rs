@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use optout_core::time_format::{from_millis, to_millis};
-use optout_core::{ComplianceRecord, ContactId, NoticeId, NoticeStatus, OptOutId, RecipientRecord};
+use optout_core::{ComplianceRecord, ContactId, NoticeStatus, OptOutId, RecipientRecord};
 use optout_store::StoreError;
 use sqlx::PgConnection;
 
@@ -70,8 +70,7 @@ pub(crate) async fn find(
             };
             Ok(RecipientRecord {
                 account_id: rows::account_id(&account)?,
-                notice_id: NoticeId::parse(&id)
-                    .ok_or_else(|| StoreError::Corrupt(format!("notice id {id:?}")))?,
+                notice_id: rows::notice_id(&id)?,
                 status,
                 attempts: u32::try_from(attempts).unwrap_or(0),
                 last_status_code: status_code.and_then(|code| u16::try_from(code).ok()),

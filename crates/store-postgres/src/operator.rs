@@ -1,7 +1,7 @@
 //! The operator's views across accounts: queue metrics and every subscription.
 
 use chrono::{DateTime, Utc};
-use optout_core::time_format::{from_millis, to_millis};
+use optout_core::time_format::to_millis;
 use optout_core::Subscription;
 use optout_store::rows::{self, SubscriptionRow, SUBSCRIPTION_COLUMNS};
 use optout_store::{QueueMetrics, StoreError};
@@ -22,9 +22,8 @@ pub(crate) async fn queue_metrics(
         .map_err(map_err)?;
     // A claimed notice stays 'pending' with its lease in lease_until: leased until after `now`
     // means an attempt is in flight.
-    let (delivering, pending, failed, waiting, delivered): (i64, i64, i64, i64, i64) =
-        sqlx::query_as(
-            "SELECT
+    let notices: rows::NoticeCounts = sqlx::query_as(
+        "SELECT
                COUNT(*) FILTER (WHERE state = 'pending' AND COALESCE(lease_until, 0) > $1),
                COUNT(*) FILTER (WHERE state = 'pending' AND COALESCE(lease_until, 0) <= $1
                                   AND attempts = 0),
@@ -33,11 +32,11 @@ pub(crate) async fn queue_metrics(
                COUNT(*) FILTER (WHERE state = 'waiting'),
                COUNT(*) FILTER (WHERE state = 'delivered')
              FROM notices",
-        )
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_err)?;
+    )
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(map_err)?;
     let oldest_due: Option<i64> = sqlx::query_scalar(
         "SELECT MIN(next_attempt_at) FROM notices
          WHERE state = 'pending' AND next_attempt_at <= $1",
@@ -46,7 +45,7 @@ pub(crate) async fn queue_metrics(
     .fetch_one(&mut *tx)
     .await
     .map_err(map_err)?;
-    let (active, disabled): (i64, i64) = sqlx::query_as(
+    let subscriptions: (i64, i64) = sqlx::query_as(
         "SELECT COUNT(*) FILTER (WHERE is_active), COUNT(*) FILTER (WHERE NOT is_active)
          FROM subscriptions",
     )
@@ -54,16 +53,7 @@ pub(crate) async fn queue_metrics(
     .await
     .map_err(map_err)?;
     tx.commit().await.map_err(map_err)?;
-    Ok(QueueMetrics {
-        pending: pending.unsigned_abs(),
-        delivering: delivering.unsigned_abs(),
-        failed: failed.unsigned_abs(),
-        waiting: waiting.unsigned_abs(),
-        delivered: delivered.unsigned_abs(),
-        oldest_due_at: oldest_due.map(from_millis),
-        active_subscriptions: active.unsigned_abs(),
-        disabled_subscriptions: disabled.unsigned_abs(),
-    })
+    Ok(rows::queue_metrics(notices, oldest_due, subscriptions))
 }
 
 /// Up to `limit` subscriptions of all accounts, disabled first, then newest first.

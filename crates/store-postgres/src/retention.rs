@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use optout_core::time_format::to_millis;
-use optout_core::NoticeId;
 use optout_store::{PayloadPurge, PurgeablePayload, StoreError};
 use sqlx::PgPool;
 
@@ -26,11 +25,7 @@ pub(crate) async fn list_purgeable(
     .await
     .map_err(map_err)?;
     rows.into_iter()
-        .map(|(id, payload)| {
-            let notice_id = NoticeId::parse(&id)
-                .ok_or_else(|| StoreError::Corrupt(format!("notice id {id:?}")))?;
-            Ok(PurgeablePayload { notice_id, payload })
-        })
+        .map(|(id, payload)| optout_store::rows::purgeable_payload(&id, payload))
         .collect()
 }
 

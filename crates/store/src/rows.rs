@@ -1,7 +1,7 @@
 //! Reading rows back into domain values: both backends store accounts and subscriptions in the
 //! same columns (instants as epoch milliseconds), so one mapping serves them.
 
-use crate::{StoreError, StoredAccountSecrets};
+use crate::{PurgeablePayload, QueueMetrics, StoreError, StoredAccountSecrets};
 use chrono::{DateTime, Utc};
 use optout_core::time_format::from_millis;
 use optout_core::{
@@ -177,4 +177,40 @@ pub fn delivery_targets(
 pub fn loggable(text: &str) -> String {
     let cut: String = text.chars().take(32).collect();
     format!("{cut:?}")
+}
+
+/// A notice id read back from the database.
+pub fn notice_id(text: &str) -> Result<NoticeId, StoreError> {
+    NoticeId::parse(text).ok_or_else(|| StoreError::Corrupt(format!("notice id {text:?}")))
+}
+
+/// A delivered notice's body, listed for purging.
+pub fn purgeable_payload(id: &str, payload: Vec<u8>) -> Result<PurgeablePayload, StoreError> {
+    Ok(PurgeablePayload {
+        notice_id: notice_id(id)?,
+        payload,
+    })
+}
+
+/// Notice counts as both backends select them: delivering, pending, failed, waiting, delivered.
+pub type NoticeCounts = (i64, i64, i64, i64, i64);
+
+/// Queue metrics from the notice counts, the oldest due instant (milliseconds) and the counts of
+/// active and disabled subscriptions.
+pub fn queue_metrics(
+    notices: NoticeCounts,
+    oldest_due_at: Option<i64>,
+    (active, disabled): (i64, i64),
+) -> QueueMetrics {
+    let (delivering, pending, failed, waiting, delivered) = notices;
+    QueueMetrics {
+        pending: pending.unsigned_abs(),
+        delivering: delivering.unsigned_abs(),
+        failed: failed.unsigned_abs(),
+        waiting: waiting.unsigned_abs(),
+        delivered: delivered.unsigned_abs(),
+        oldest_due_at: oldest_due_at.map(from_millis),
+        active_subscriptions: active.unsigned_abs(),
+        disabled_subscriptions: disabled.unsigned_abs(),
+    }
 }
