@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use optout_core::time_format::{from_millis, to_millis};
-use optout_core::{ComplianceRecord, ContactId, NoticeStatus, OptOutId, RecipientRecord};
+use optout_core::{ComplianceRecord, ContactId, OptOutId, RecipientRecord};
 use optout_store::StoreError;
 use sqlx::PgConnection;
 
@@ -61,13 +61,7 @@ pub(crate) async fn find(
                 evidence,
             ) = row;
             let (payload_purged_at, evidence) = rows::payload_purge(&id, purged, evidence)?;
-            let status = match state.as_str() {
-                "delivered" => NoticeStatus::Delivered,
-                "waiting" => NoticeStatus::Waiting,
-                _ if lease_until.is_some_and(|until| until > now) => NoticeStatus::Delivering,
-                _ if attempts > 0 => NoticeStatus::Failed,
-                _ => NoticeStatus::Pending,
-            };
+            let status = rows::notice_status(&state, lease_until, i64::from(attempts), now);
             Ok(RecipientRecord {
                 account_id: rows::account_id(&account)?,
                 notice_id: rows::notice_id(&id)?,

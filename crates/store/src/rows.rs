@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use optout_core::time_format::from_millis;
 use optout_core::{
     Account, AccountId, AccountName, AccountSecrets, DatapointEvidence, EntityType, NoticeId,
-    SealedSecret, SignalType, Subscription, SubscriptionId, SubscriptionName, WebhookUrl,
+    NoticeStatus, SealedSecret, SignalType, Subscription, SubscriptionId, SubscriptionName,
+    WebhookUrl,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -212,5 +213,22 @@ pub fn queue_metrics(
         oldest_due_at: oldest_due_at.map(from_millis),
         active_subscriptions: active.unsigned_abs(),
         disabled_subscriptions: disabled.unsigned_abs(),
+    }
+}
+
+/// A notice's status at `now` (epoch milliseconds) from its stored state, lease and attempts: a
+/// queued notice leased past `now` is being delivered; one attempted before awaits a retry.
+pub fn notice_status(
+    state: &str,
+    lease_until: Option<i64>,
+    attempts: i64,
+    now: i64,
+) -> NoticeStatus {
+    match state {
+        "delivered" => NoticeStatus::Delivered,
+        "waiting" => NoticeStatus::Waiting,
+        _ if lease_until.is_some_and(|until| until > now) => NoticeStatus::Delivering,
+        _ if attempts > 0 => NoticeStatus::Failed,
+        _ => NoticeStatus::Pending,
     }
 }
