@@ -7,7 +7,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,20 +30,20 @@ struct RouteTemplate(Arc<str>);
 /// Requests and their latency by (method, route, status).
 #[derive(Debug, Default)]
 pub(crate) struct HttpMetrics {
-    routes: Mutex<BTreeMap<RouteKey, Histogram>>,
+    routes: Mutex<HashMap<RouteKey, Histogram>>,
 }
 
-/// Method, route template, status.
-type RouteKey = (String, Arc<str>, u16);
+/// Method, route template, status: cloning it allocates nothing on a request's path.
+type RouteKey = (Method, Arc<str>, u16);
 
 impl HttpMetrics {
-    fn record(&self, method: &Method, route: Arc<str>, status: u16, elapsed: Duration) {
+    fn record(&self, method: Method, route: Arc<str>, status: u16, elapsed: Duration) {
         let mut routes = self
             .routes
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         routes
-            .entry((method.as_str().to_owned(), route, status))
+            .entry((method, route, status))
             .or_insert_with(|| Histogram::new(REQUEST_BOUNDS))
             .observe(elapsed);
     }
@@ -53,20 +53,29 @@ impl HttpMetrics {
             .routes
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Sorted, so a scrape lists series in a stable order.
+        let mut series: Vec<(&str, &str, String, &Histogram)> = routes
+            .iter()
+            .map(|((method, route, status), latency)| {
+                (method.as_str(), &**route, status.to_string(), latency)
+            })
+            .collect();
+        series.sort_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
+        let labels =
+            |method, route, status| [("method", method), ("route", route), ("status", status)];
+
         let name = "optout_relay_http_requests_total";
         out.family(
             name,
             Kind::Counter,
             "HTTP requests served, by method, route and status.",
         );
-        for ((method, route, status), latency) in routes.iter() {
-            let status = status.to_string();
-            let labels = [
-                ("method", method.as_str()),
-                ("route", route),
-                ("status", &status),
-            ];
-            out.sample(name, &labels, latency.count() as f64);
+        for (method, route, status, latency) in &series {
+            out.sample(
+                name,
+                &labels(*method, *route, status.as_str()),
+                latency.count() as f64,
+            );
         }
         let name = "optout_relay_http_request_duration_seconds";
         out.family(
@@ -74,14 +83,8 @@ impl HttpMetrics {
             Kind::Histogram,
             "HTTP request latency, by method, route and status.",
         );
-        for ((method, route, status), latency) in routes.iter() {
-            let status = status.to_string();
-            let labels = [
-                ("method", method.as_str()),
-                ("route", route),
-                ("status", &status),
-            ];
-            latency.write(out, name, &labels);
+        for (method, route, status, latency) in &series {
+            latency.write(out, name, &labels(*method, *route, status.as_str()));
         }
     }
 }
@@ -99,12 +102,9 @@ pub(crate) async fn track_requests(
         .extensions()
         .get::<RouteTemplate>()
         .map_or_else(|| Arc::from(UNMATCHED), |template| Arc::clone(&template.0));
-    metrics.http.record(
-        &method,
-        route,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
+    metrics
+        .http
+        .record(method, route, response.status().as_u16(), started.elapsed());
     response
 }
 
