@@ -518,6 +518,20 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub delivery_concurrency: u64,
 
+    /// Accounts of the fan-out scenario: one opt-out exposed to all of them (0 skips it).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub fan_out_accounts: u64,
+
+    /// Notices of the backlog scenario: held while the receivers are down, then drained
+    /// (0 skips it).
+    #[arg(long, default_value_t = 100_000)]
+    pub backlog: u64,
+
+    /// Extra exposures recorded before measuring, of contacts who never opt out, so that the
+    /// figures can be compared across ledger sizes.
+    #[arg(long, default_value_t = 0)]
+    pub ledger_exposures: u64,
+
     /// A PostgreSQL server URL: the benchmark creates a scratch database there (and drops it
     /// afterwards) instead of using a temporary SQLite file.
     #[arg(long)]

@@ -7,6 +7,10 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// Most requests in flight at once in an open-loop (paced) run.
+const MAX_OPEN_LOOP_IN_FLIGHT: usize = 1024;
 
 /// A client of the service's operator API.
 #[derive(Debug, Clone)]
@@ -41,14 +45,34 @@ impl OperatorClient {
     }
 
     /// Sends one opt-out per contact of `contacts`; returns when each was accepted.
+    ///
+    /// Without a rate, `concurrency` requests are kept in flight (closed loop). With a rate,
+    /// each request leaves at its scheduled time whatever the others are doing (open loop), so
+    /// a slow answer shows as latency rather than as a lower rate.
     pub async fn send(
         &self,
         contacts: Range<u64>,
         pace: Pace,
         progress: ProgressBar,
     ) -> anyhow::Result<Vec<(u64, Instant)>> {
+        let accepted = match pace.rate {
+            None => self.send_closed_loop(contacts, pace, &progress).await?,
+            Some(rate) => {
+                self.send_open_loop(contacts, pace.batch, rate, &progress)
+                    .await?
+            }
+        };
+        progress.finish_and_clear();
+        Ok(accepted)
+    }
+
+    async fn send_closed_loop(
+        &self,
+        contacts: Range<u64>,
+        pace: Pace,
+        progress: &ProgressBar,
+    ) -> anyhow::Result<Vec<(u64, Instant)>> {
         let next_batch = Arc::new(AtomicU64::new(0));
-        let started = Instant::now();
         let mut tasks = Vec::with_capacity(pace.concurrency);
         for _ in 0..pace.concurrency {
             let client = self.clone();
@@ -64,11 +88,6 @@ impl OperatorClient {
                         return Ok::<_, anyhow::Error>(accepted);
                     }
                     let last = (first + pace.batch).min(contacts.end);
-                    if let Some(rate) = pace.rate {
-                        let due = started
-                            + Duration::from_secs_f64((first - contacts.start) as f64 / rate);
-                        tokio::time::sleep_until(due.into()).await;
-                    }
                     client.post(first..last, pace.batch == 1).await?;
                     let now = Instant::now();
                     accepted.extend((first..last).map(|contact| (contact, now)));
@@ -83,11 +102,45 @@ impl OperatorClient {
         Ok(accepted)
     }
 
+    async fn send_open_loop(
+        &self,
+        contacts: Range<u64>,
+        batch: u64,
+        rate: f64,
+        progress: &ProgressBar,
+    ) -> anyhow::Result<Vec<(u64, Instant)>> {
+        let in_flight = Arc::new(Semaphore::new(MAX_OPEN_LOOP_IN_FLIGHT));
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        let mut first = contacts.start;
+        while first < contacts.end {
+            let last = (first + batch).min(contacts.end);
+            let due = started + Duration::from_secs_f64((first - contacts.start) as f64 / rate);
+            tokio::time::sleep_until(due.into()).await;
+            let permit = Arc::clone(&in_flight).acquire_owned().await?;
+            let client = self.clone();
+            let progress = progress.clone();
+            tasks.push(tokio::spawn(async move {
+                client.post(first..last, batch == 1).await?;
+                let now = Instant::now();
+                drop(permit);
+                progress.inc(last - first);
+                Ok::<_, anyhow::Error>((first..last).map(move |contact| (contact, now)))
+            }));
+            first = last;
+        }
+        let mut accepted = Vec::with_capacity((contacts.end - contacts.start) as usize);
+        for task in tasks {
+            accepted.extend(task.await.context("load task panicked")??);
+        }
+        Ok(accepted)
+    }
+
     async fn post(&self, contacts: Range<u64>, single: bool) -> anyhow::Result<()> {
         let items: Vec<Value> = contacts
             .map(|contact| {
                 json!({
-                    "contactId": format!("bench-{contact}"),
+                    "contactId": super::setup::contact_id(contact),
                     "fullName": format!("Bench Person {contact}"),
                     "companyName": "Example Corp",
                 })

@@ -8,6 +8,7 @@
 mod load;
 mod nodes;
 mod receiver;
+mod rss;
 mod setup;
 mod stats;
 
@@ -17,6 +18,7 @@ use optout_core::{Keyring, MasterKey, SystemClock, UrlPolicy};
 use optout_server::{AdminToken, App, AppConfig, EngineConfig};
 use serde_json::json;
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,19 +34,43 @@ use stats::{millis, Percentiles};
 const BENCH_ADMIN_TOKEN: &str = "bench-admin-token-not-secret";
 /// Size of a typical notice body, for the raw-limit POSTs.
 const NOTICE_BODY_BYTES: usize = 330;
-/// Longest wait for the last deliveries of a phase.
+/// Longest wait for the last deliveries of a phase (a millisecond per notice if longer).
 const DELIVERY_DEADLINE: Duration = Duration::from_secs(300);
 
 /// The figures of one run.
 #[derive(Debug)]
 struct Report {
+    ledger_exposures: u64,
     intake_per_s: f64,
     raw_per_s: f64,
     relay_per_s: f64,
     throughput_latency: Percentiles,
     paced_rate: f64,
     paced_latency: Percentiles,
+    fan_out: Option<FanOut>,
+    backlog: Option<Backlog>,
     duplicates: u64,
+}
+
+/// The fan-out scenario: one opt-out exposed to many accounts.
+#[derive(Debug, Clone, Copy)]
+struct FanOut {
+    accounts: u64,
+    /// From the opt-out sent to its last notice received.
+    took: Duration,
+}
+
+/// The backlog scenario: notices held while the receivers are down, then drained.
+#[derive(Debug, Clone, Copy)]
+struct Backlog {
+    notices: u64,
+    /// Opt-outs accepted per second while nothing was delivered.
+    intake_per_s: f64,
+    /// Resident size with every notice held, before the drain.
+    held_rss_mb: f64,
+    /// Largest resident size while queueing and draining.
+    peak_rss_mb: f64,
+    drain_per_s: f64,
 }
 
 /// Runs the benchmark and prints its figures.
@@ -66,6 +92,31 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         print_table(&args, backend_name, &report);
     }
     Ok(())
+}
+
+/// Which contact numbers each phase opts out.
+#[derive(Debug, Clone)]
+struct Contacts {
+    throughput: Range<u64>,
+    paced: Range<u64>,
+    backlog: Range<u64>,
+    /// The one contact exposed to every fan-out account.
+    fan_out: u64,
+}
+
+impl Contacts {
+    fn plan(args: &BenchArgs) -> Self {
+        let paced_count = (args.rate * args.paced_seconds as f64).round() as u64;
+        let throughput = 0..args.opt_outs;
+        let paced = throughput.end..throughput.end + paced_count;
+        let backlog = paced.end..paced.end + args.backlog;
+        Self {
+            fan_out: backlog.end,
+            throughput,
+            paced,
+            backlog,
+        }
+    }
 }
 
 async fn measure(
@@ -112,20 +163,9 @@ async fn measure(
     let api = format!("http://{}", listener.local_addr()?);
     tokio::spawn(app.run(listener, shutdown.clone()));
 
-    let paced_count = (args.rate * args.paced_seconds as f64).round() as u64;
-    let contacts = args.opt_outs + paced_count;
-    eprintln!(
-        "seeding {} accounts and {contacts} contacts (2 datapoints each)...",
-        args.accounts
-    );
-    setup::seed(
-        store.as_ref(),
-        &keyring,
-        args.accounts,
-        contacts,
-        &format!("http://{receiver}/hook"),
-    )
-    .await?;
+    let contacts = Contacts::plan(args);
+    let hook = format!("http://{receiver}/hook");
+    let seeded = seed(args, store.as_ref(), &keyring, &contacts, &hook).await?;
 
     eprintln!("raw limit: {} POSTs without the relay...", args.opt_outs);
     let raw_per_s = load::raw_limit(
@@ -137,6 +177,7 @@ async fn measure(
     .await?;
 
     let operator = OperatorClient::new(&api, BENCH_ADMIN_TOKEN)?;
+    let mut expected = 0;
     eprintln!(
         "throughput: {} opt-outs in batches of {}...",
         args.opt_outs, args.batch
@@ -144,7 +185,7 @@ async fn measure(
     let started = Instant::now();
     let accepted = operator
         .send(
-            0..args.opt_outs,
+            contacts.throughput.clone(),
             Pace {
                 batch: args.batch,
                 concurrency: args.concurrency as usize,
@@ -154,10 +195,12 @@ async fn measure(
         )
         .await?;
     let intake_per_s = args.opt_outs as f64 / started.elapsed().as_secs_f64();
-    let last = wait_for(&arrivals, args.opt_outs).await?;
+    expected += args.opt_outs;
+    let last = wait_for(&arrivals, expected).await?;
     let relay_per_s = args.opt_outs as f64 / (last - started).as_secs_f64();
     let throughput_latency = latencies(&arrivals, &accepted);
 
+    let paced_count = contacts.paced.end - contacts.paced.start;
     eprintln!(
         "latency: {paced_count} single opt-outs at {} per second...",
         args.rate
@@ -165,37 +208,185 @@ async fn measure(
     let paced_started = Instant::now();
     let accepted = operator
         .send(
-            args.opt_outs..contacts,
+            contacts.paced.clone(),
             Pace {
                 batch: 1,
-                concurrency: args.concurrency.max(16) as usize,
+                concurrency: args.concurrency as usize,
                 rate: Some(args.rate),
             },
             progress(paced_count, "accepted"),
         )
         .await?;
     let paced_rate = paced_count as f64 / paced_started.elapsed().as_secs_f64();
-    wait_for(&arrivals, contacts).await?;
+    expected += paced_count;
+    wait_for(&arrivals, expected).await?;
     let paced_latency = latencies(&arrivals, &accepted);
+
+    let fan_out = if args.fan_out_accounts > 0 {
+        eprintln!(
+            "fan-out: one opt-out exposed to {} accounts...",
+            args.fan_out_accounts
+        );
+        let sent = Instant::now();
+        operator
+            .send(
+                contacts.fan_out..contacts.fan_out + 1,
+                Pace {
+                    batch: 1,
+                    concurrency: 1,
+                    rate: None,
+                },
+                ProgressBar::hidden(),
+            )
+            .await?;
+        expected += seeded.fan_out_accounts;
+        let last = wait_for(&arrivals, expected).await?;
+        Some(FanOut {
+            accounts: seeded.fan_out_accounts,
+            took: last - sent,
+        })
+    } else {
+        None
+    };
+
+    let backlog = if args.backlog > 0 {
+        let backlog = backlog(
+            args,
+            store.as_ref(),
+            &operator,
+            &seeded.subscribed,
+            contacts.backlog.clone(),
+            &arrivals,
+            expected,
+        )
+        .await?;
+        expected += args.backlog;
+        Some(backlog)
+    } else {
+        None
+    };
+
     let duplicates = arrivals
         .count
         .load(Ordering::Relaxed)
-        .saturating_sub(contacts);
+        .saturating_sub(expected);
     Ok(Report {
+        ledger_exposures: seeded.ledger_exposures,
         intake_per_s,
         raw_per_s,
         relay_per_s,
         throughput_latency,
         paced_rate,
         paced_latency,
+        fan_out,
+        backlog,
         duplicates,
+    })
+}
+
+/// What [`seed`] made.
+#[derive(Debug)]
+struct Seeded {
+    /// Exposures recorded in all.
+    ledger_exposures: u64,
+    /// The accounts the contacts are spread over.
+    subscribed: Vec<setup::Subscribed>,
+    /// Accounts the fan-out contact is exposed to.
+    fan_out_accounts: u64,
+}
+
+/// Seeds accounts, subscriptions and exposures.
+async fn seed(
+    args: &BenchArgs,
+    store: &dyn optout_store::Store,
+    keyring: &Keyring,
+    contacts: &Contacts,
+    hook: &str,
+) -> anyhow::Result<Seeded> {
+    let all_accounts = args.accounts + args.fan_out_accounts;
+    eprintln!("seeding {all_accounts} subscribed accounts...");
+    let bar = progress(all_accounts, "accounts");
+    let subscribed = setup::seed_accounts(store, keyring, 1..args.accounts + 1, hook, &bar).await?;
+    let fan_out = setup::seed_accounts(
+        store,
+        keyring,
+        args.accounts + 1..all_accounts + 1,
+        hook,
+        &bar,
+    )
+    .await?;
+    bar.finish_and_clear();
+    let opted_out = contacts.backlog.end;
+    eprintln!("seeding {opted_out} contacts who will opt out (2 datapoints each)...");
+    let bar = progress(opted_out, "exposures");
+    setup::seed_contacts(store, 0..opted_out, args.accounts, &bar).await?;
+    bar.finish_and_clear();
+    setup::seed_fan_out(store, contacts.fan_out, &fan_out).await?;
+    if args.ledger_exposures > 0 {
+        eprintln!(
+            "seeding {} exposures of contacts who stay (the ledger)...",
+            args.ledger_exposures
+        );
+        let bar = progress(args.ledger_exposures, "exposures");
+        setup::seed_ledger(store, args.ledger_exposures, args.accounts, &bar).await?;
+        bar.finish_and_clear();
+    }
+    Ok(Seeded {
+        ledger_exposures: opted_out + fan_out.len() as u64 + args.ledger_exposures,
+        subscribed,
+        fan_out_accounts: fan_out.len() as u64,
+    })
+}
+
+/// The backlog scenario: the receivers go down (their subscriptions are paused, as the engine
+/// does to a failing receiver), `contacts` opt out and their notices are held; then the
+/// receivers come back (resumed) and the backlog drains.
+async fn backlog(
+    args: &BenchArgs,
+    store: &dyn optout_store::Store,
+    operator: &OperatorClient,
+    subscribed: &[setup::Subscribed],
+    contacts: Range<u64>,
+    arrivals: &Arrivals,
+    delivered_before: u64,
+) -> anyhow::Result<Backlog> {
+    let notices = contacts.end - contacts.start;
+    eprintln!("backlog: {notices} notices held while the receivers are down...");
+    let sampler = rss::PeakSampler::start();
+    setup::set_active(store, subscribed, false).await?;
+    let queueing = Instant::now();
+    operator
+        .send(
+            contacts,
+            Pace {
+                batch: args.batch,
+                concurrency: args.concurrency as usize,
+                rate: None,
+            },
+            progress(notices, "held"),
+        )
+        .await?;
+    let intake_per_s = notices as f64 / queueing.elapsed().as_secs_f64();
+    let held_rss_mb = rss::resident_mb().unwrap_or(0.0);
+    eprintln!("backlog: receivers up again, draining...");
+    let resumed = Instant::now();
+    setup::set_active(store, subscribed, true).await?;
+    let last = wait_for(arrivals, delivered_before + notices).await?;
+    let peak_rss_mb = sampler.finish();
+    Ok(Backlog {
+        notices,
+        intake_per_s,
+        held_rss_mb,
+        peak_rss_mb,
+        drain_per_s: notices as f64 / (last - resumed).as_secs_f64(),
     })
 }
 
 /// Waits until `count` notices have arrived; returns when the last one did.
 async fn wait_for(arrivals: &Arrivals, count: u64) -> anyhow::Result<Instant> {
     let bar = progress(count, "delivered");
-    let deadline = Instant::now() + DELIVERY_DEADLINE;
+    let allowed = DELIVERY_DEADLINE.max(Duration::from_millis(count));
+    let deadline = Instant::now() + allowed;
     loop {
         let seen = arrivals.count.load(Ordering::Relaxed);
         bar.set_position(seen.min(count));
@@ -211,7 +402,7 @@ async fn wait_for(arrivals: &Arrivals, count: u64) -> anyhow::Result<Instant> {
         anyhow::ensure!(
             Instant::now() < deadline,
             "only {seen} of {count} notices arrived within {} s",
-            DELIVERY_DEADLINE.as_secs()
+            allowed.as_secs()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -258,64 +449,83 @@ fn progress(total: u64, what: &'static str) -> ProgressBar {
 }
 
 fn print_table(args: &BenchArgs, backend: &str, report: &Report) {
-    let ratio = report.relay_per_s / report.raw_per_s;
+    let row = |label: &str, value: String| println!("{label:<46} {value:>12}");
     println!();
     println!(
-        "optout-relay bench: {backend}, {} node(s), {} accounts, everything on 127.0.0.1",
-        args.nodes, args.accounts
+        "optout-relay bench: {backend}, {} node(s), {} accounts, {} exposures recorded, \
+         everything on 127.0.0.1",
+        args.nodes, args.accounts, report.ledger_exposures
     );
-    println!(
-        "{:<44} {:>12}",
+    row(
         "raw HTTP limit (POSTs/s)",
-        format!("{:.0}", report.raw_per_s)
+        format!("{:.0}", report.raw_per_s),
     );
-    println!(
-        "{:<44} {:>12}",
+    row(
         "relay end-to-end (notices/s)",
-        format!("{:.0}", report.relay_per_s)
+        format!("{:.0}", report.relay_per_s),
     );
-    println!("{:<44} {:>12}", "ratio relay/raw", format!("{:.2}", ratio));
-    println!(
-        "{:<44} {:>12}",
+    row("ratio relay/raw", format!("{:.2}", ratio(report)));
+    row(
         "opt-outs accepted by the API (per s)",
-        format!("{:.0}", report.intake_per_s)
+        format!("{:.0}", report.intake_per_s),
     );
     let t = report.throughput_latency;
-    println!(
-        "{:<44} {:>12}",
+    row(
         "latency under full load p50/p99 (ms)",
-        format!("{:.1}/{:.1}", millis(t.p50), millis(t.p99))
+        format!("{:.1}/{:.1}", millis(t.p50), millis(t.p99)),
     );
     let p = report.paced_latency;
-    println!(
-        "{:<44} {:>12}",
-        format!("latency at {:.0} opt-outs/s p50 (ms)", report.paced_rate),
-        format!("{:.2}", millis(p.p50))
+    row(
+        &format!("latency at {:.0} opt-outs/s p50 (ms)", report.paced_rate),
+        format!("{:.2}", millis(p.p50)),
     );
-    println!(
-        "{:<44} {:>12}",
-        "  p90 (ms)",
-        format!("{:.2}", millis(p.p90))
-    );
-    println!(
-        "{:<44} {:>12}",
-        "  p99 (ms)",
-        format!("{:.2}", millis(p.p99))
-    );
-    println!(
-        "{:<44} {:>12}",
-        "  max (ms)",
-        format!("{:.2}", millis(p.max))
-    );
-    println!("{:<44} {:>12}", "duplicate deliveries", report.duplicates);
+    row("  p90 (ms)", format!("{:.2}", millis(p.p90)));
+    row("  p99 (ms)", format!("{:.2}", millis(p.p99)));
+    row("  max (ms)", format!("{:.2}", millis(p.max)));
+    if let Some(fan_out) = report.fan_out {
+        row(
+            &format!("one opt-out to {} accounts (s)", fan_out.accounts),
+            format!("{:.2}", fan_out.took.as_secs_f64()),
+        );
+    }
+    if let Some(backlog) = report.backlog {
+        row(
+            &format!("backlog of {} held: resident (MB)", backlog.notices),
+            format!("{:.0}", backlog.held_rss_mb),
+        );
+        row(
+            "  opt-outs accepted meanwhile (per s)",
+            format!("{:.0}", backlog.intake_per_s),
+        );
+        row("  drain (notices/s)", format!("{:.0}", backlog.drain_per_s));
+        row(
+            "  drain / steady rate",
+            format!("{:.2}", backlog.drain_per_s / report.relay_per_s),
+        );
+        row(
+            "  peak resident (MB)",
+            format!("{:.0}", backlog.peak_rss_mb),
+        );
+    }
+    row("duplicate deliveries", report.duplicates.to_string());
+}
+
+fn ratio(report: &Report) -> f64 {
+    report.relay_per_s / report.raw_per_s
+}
+
+/// Rounds to three decimals.
+fn round3(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
 }
 
 fn report_json(report: &Report) -> serde_json::Value {
-    json!({
+    let mut json = json!({
+        "ledger_exposures": report.ledger_exposures,
         "raw_per_s": report.raw_per_s.round(),
         "intake_per_s": report.intake_per_s.round(),
         "relay_per_s": report.relay_per_s.round(),
-        "ratio": (report.relay_per_s / report.raw_per_s * 1000.0).round() / 1000.0,
+        "ratio": round3(ratio(report)),
         "load_p50_ms": millis(report.throughput_latency.p50),
         "load_p99_ms": millis(report.throughput_latency.p99),
         "paced_rate_per_s": report.paced_rate.round(),
@@ -323,6 +533,23 @@ fn report_json(report: &Report) -> serde_json::Value {
         "p90_ms": millis(report.paced_latency.p90),
         "p99_ms": millis(report.paced_latency.p99),
         "max_ms": millis(report.paced_latency.max),
+        "fanout_accounts": report.fan_out.map(|f| f.accounts),
+        "fanout_s": report.fan_out.map(|f| round3(f.took.as_secs_f64())),
+        // Named for the standard scenario, so given only when it is that scenario.
+        "fanout_10k_s": report
+            .fan_out
+            .filter(|f| f.accounts == 10_000)
+            .map(|f| round3(f.took.as_secs_f64())),
+        "backlog_notices": report.backlog.map(|b| b.notices),
+        "held_rss_mb": report.backlog.map(|b| b.held_rss_mb.round()),
+        "backlog_intake_per_s": report.backlog.map(|b| b.intake_per_s.round()),
+        "drain_per_s": report.backlog.map(|b| b.drain_per_s.round()),
+        "drain_ratio": report.backlog.map(|b| round3(b.drain_per_s / report.relay_per_s)),
+        "peak_rss_mb": report.backlog.map(|b| b.peak_rss_mb.round()),
         "duplicates": report.duplicates,
-    })
+    });
+    if let Some(object) = json.as_object_mut() {
+        object.retain(|_, value| !value.is_null());
+    }
+    json
 }
