@@ -19,7 +19,7 @@ use optout_store::rows;
 pub(crate) const MAX_RETRIES_EXCEEDED: &str = "Max retries exceeded";
 /// How many due rows a claim looks at per notice it may take, so that capping each account's
 /// share still fills the batch when a few accounts dominate the queue.
-const CLAIM_SCAN_FACTOR: u32 = 4;
+const CLAIM_SCAN_FACTOR: u32 = 2;
 
 pub(crate) async fn account_has_active_subscription(
     conn: &mut SqliteConnection,
@@ -72,36 +72,43 @@ pub(crate) async fn claim(
     conn: &mut SqliteConnection,
     request: &ClaimRequest,
 ) -> Result<Vec<ClaimedNotice>, StoreError> {
+    // Two cheap statements instead of one clever one: the due rows are read in order from the
+    // covering index `notices_due`, saturated accounts skipped there, each account's share capped
+    // here, and only the chosen rows updated. (A window function over the scan cost several
+    // times more per claimed notice.)
     let saturated: Vec<&str> = request
         .saturated_accounts
         .iter()
         .map(AccountId::as_str)
         .collect();
-    let saturated = serde_json::to_string(&saturated).map_err(StoreError::backend)?;
+    let candidates: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT rowid, account_id FROM notices
+         WHERE state = 'pending' AND next_attempt_at <= ?1
+           AND account_id NOT IN (SELECT value FROM json_each(?2))
+         ORDER BY next_attempt_at
+         LIMIT ?3",
+    )
+    .bind(to_millis(request.now))
+    .bind(serde_json::to_string(&saturated).map_err(StoreError::backend)?)
+    .bind(i64::from(request.limit.saturating_mul(CLAIM_SCAN_FACTOR)))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    let chosen = choose_fairly(&candidates, request);
+    if chosen.is_empty() {
+        return Ok(Vec::new());
+    }
     let lease_until = to_millis(request.lease_until);
     // The claim moves next_attempt_at to the lease's end: if the worker dies, the notice simply
     // becomes due again then. The token is the fence for recording the outcome.
     let claimed: Vec<ClaimRow> = sqlx::query_as(
-        "WITH due AS (
-             SELECT id, ROW_NUMBER() OVER (PARTITION BY account_id
-                                           ORDER BY next_attempt_at, id) AS account_rank
-             FROM (SELECT id, account_id, next_attempt_at FROM notices
-                   WHERE state = 'pending' AND next_attempt_at <= ?1
-                     AND account_id NOT IN (SELECT value FROM json_each(?2))
-                   ORDER BY next_attempt_at
-                   LIMIT ?3)
-         )
-         UPDATE notices
-         SET next_attempt_at = ?4, lease_until = ?4, lease_token = lease_token + 1
-         WHERE id IN (SELECT id FROM due WHERE account_rank <= ?5 LIMIT ?6)
+        "UPDATE notices
+         SET next_attempt_at = ?2, lease_until = ?2, lease_token = lease_token + 1
+         WHERE rowid IN (SELECT value FROM json_each(?1)) AND state = 'pending'
          RETURNING id, account_id, payload, attempts, lease_token, created_at",
     )
-    .bind(to_millis(request.now))
-    .bind(saturated)
-    .bind(i64::from(request.limit.saturating_mul(CLAIM_SCAN_FACTOR)))
+    .bind(serde_json::to_string(&chosen).map_err(StoreError::backend)?)
     .bind(lease_until)
-    .bind(i64::from(request.per_account_limit))
-    .bind(i64::from(request.limit))
     .fetch_all(&mut *conn)
     .await
     .map_err(map_err)?;
@@ -144,6 +151,24 @@ pub(crate) async fn claim(
         });
     }
     Ok(notices)
+}
+
+/// The rows to claim among the due `candidates` (in due order, saturated accounts already left
+/// out): at most `per_account_limit` of any account, at most `limit` in all.
+fn choose_fairly(candidates: &[(i64, String)], request: &ClaimRequest) -> Vec<i64> {
+    let mut taken: HashMap<&str, u32> = HashMap::new();
+    let mut chosen = Vec::with_capacity(request.limit as usize);
+    for (rowid, account) in candidates {
+        if chosen.len() >= request.limit as usize {
+            break;
+        }
+        let count = taken.entry(account.as_str()).or_insert(0);
+        if *count < request.per_account_limit {
+            *count += 1;
+            chosen.push(*rowid);
+        }
+    }
+    chosen
 }
 
 /// The active subscription and secrets of every account among the claimed notices.
