@@ -8,6 +8,7 @@ use optout_core::{
 use optout_store::Store;
 use rand::Rng;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify, Semaphore};
@@ -36,13 +37,16 @@ pub struct EngineConfig {
     pub per_subscription: usize,
     /// Most notices claimed at once.
     pub claim_batch: u32,
-    /// How long a claim is leased. Longer than the attempt timeout, so a lease outlives the
-    /// attempt it covers and only a crashed worker's notices are claimed again.
+    /// How long a claim is leased: a claimed notice may wait for a slot before its attempt, and
+    /// an attempt is started only if the lease outlasts it (see [`Self::attempt_timeout`]), so
+    /// only a crashed worker's notices are ever claimed again.
     pub lease: Duration,
     /// Fallback poll, for work committed by another process (the CLI) that cannot signal.
     pub poll_interval: Duration,
     /// Retries and when the subscription is disabled.
     pub retry: RetryPolicy,
+    /// The longest an attempt may take: one is started only while its lease outlasts it.
+    pub attempt_timeout: Duration,
 }
 
 impl EngineConfig {
@@ -52,9 +56,10 @@ impl EngineConfig {
             concurrency: 256,
             per_subscription: 32,
             claim_batch: 512,
-            lease: attempt_timeout * 2 + Duration::from_secs(5),
+            lease: attempt_timeout * 3 + Duration::from_secs(5),
             poll_interval: Duration::from_secs(1),
             retry: RetryPolicy::standard(),
+            attempt_timeout,
         }
     }
 }
@@ -81,6 +86,10 @@ pub struct EngineParts {
 pub struct StepReport {
     /// Notices claimed and started.
     pub claimed: usize,
+    /// The claim asked for this many: fewer claimed means nothing more is claimable now.
+    pub asked: usize,
+    /// Enough notices are claimed and waiting for a slot: nothing was asked for.
+    pub full: bool,
 }
 
 /// The delivery engine.
@@ -100,6 +109,8 @@ pub struct DeliveryEngine {
 #[derive(Debug)]
 struct Capacity {
     global: Arc<Semaphore>,
+    /// Notices claimed and not finished, in flight or waiting for a slot.
+    outstanding: AtomicUsize,
     accounts: Mutex<HashMap<AccountId, AccountSlots>>,
     freed: Notify,
 }
@@ -124,6 +135,7 @@ impl DeliveryEngine {
         } = parts;
         let capacity = Capacity {
             global: Arc::new(Semaphore::new(config.concurrency)),
+            outstanding: AtomicUsize::new(0),
             accounts: Mutex::new(HashMap::new()),
             freed: Notify::new(),
         };
@@ -151,7 +163,9 @@ impl DeliveryEngine {
         );
         while !shutdown.is_cancelled() {
             match self.step(&tracker, &outcomes).await {
-                Ok(report) if report.claimed > 0 => {}
+                Ok(report) if report.full => self.wait_for_slots(&shutdown).await,
+                // A full claim: more may be due at once.
+                Ok(report) if report.claimed > 0 && report.claimed == report.asked => {}
                 Ok(_) => self.wait_for_work(&shutdown).await,
                 Err(error) => {
                     tracing::error!(%error, "claiming notices failed");
@@ -175,36 +189,56 @@ impl DeliveryEngine {
         tracing::info!("delivery engine stopped");
     }
 
-    /// Claims what may be started now and starts it on `tracker`; outcomes go to `outcomes`.
+    /// Claims what may be started soon and starts it on `tracker`; outcomes go to `outcomes`.
+    ///
+    /// Up to twice the concurrency is kept claimed, half of it waiting for a slot (and up to
+    /// four times the per-subscription cap of one account), so that notices are claimed in
+    /// batches rather than one per freed slot: each claim is a transaction. A notice that waited
+    /// so long that its lease would end during the attempt is not attempted (see
+    /// [`EngineConfig::lease`]).
     pub async fn step(
         &self,
         tracker: &TaskTracker,
         outcomes: &mpsc::UnboundedSender<AttemptOutcome>,
     ) -> Result<StepReport, optout_store::StoreError> {
-        let free = self.capacity.global.available_permits();
-        if free == 0 {
-            return Ok(StepReport::default());
+        let outstanding = self.capacity.outstanding.load(Ordering::Acquire);
+        if outstanding > self.config.concurrency {
+            return Ok(StepReport {
+                full: true,
+                ..StepReport::default()
+            });
         }
+        let room = self.config.concurrency * 2 - outstanding;
         let now = self.clock.now();
         let lease = chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::MAX);
+        let lease_until = now + lease;
+        let limit = self
+            .config
+            .claim_batch
+            .min(u32::try_from(room).unwrap_or(u32::MAX));
         let request = ClaimRequest {
             now,
-            lease_until: now + lease,
-            limit: self
-                .config
-                .claim_batch
-                .min(u32::try_from(free).unwrap_or(u32::MAX)),
-            per_account_limit: u32::try_from(self.config.per_subscription).unwrap_or(u32::MAX),
+            lease_until,
+            limit,
+            per_account_limit: u32::try_from(self.account_buffer()).unwrap_or(u32::MAX),
             saturated_accounts: self.saturated_accounts(),
         };
         let claimed = self.store.claim_due_notices(request).await?;
         let report = StepReport {
             claimed: claimed.len(),
+            asked: limit as usize,
+            full: false,
         };
         for notice in claimed {
-            self.start(tracker, outcomes.clone(), notice);
+            self.start(tracker, outcomes.clone(), notice, lease_until);
         }
         Ok(report)
+    }
+
+    /// How many notices an account may have claimed beyond those in flight: an account below
+    /// it may claim this many more, so its deliveries are claimed in batches too.
+    fn account_buffer(&self) -> usize {
+        self.config.per_subscription * 2
     }
 
     /// Delivers all due work until none is left, recording outcomes before returning.
@@ -232,8 +266,10 @@ impl DeliveryEngine {
         tracker: &TaskTracker,
         outcomes: mpsc::UnboundedSender<AttemptOutcome>,
         notice: ClaimedNotice,
+        lease_until: DateTime<Utc>,
     ) {
         let account_permits = self.take_account_slot(&notice.account_id);
+        self.capacity.outstanding.fetch_add(1, Ordering::AcqRel);
         let engine = self.clone();
         tracker.spawn(async move {
             let global = Arc::clone(&engine.capacity.global);
@@ -242,10 +278,17 @@ impl DeliveryEngine {
             let account_permit = account_permits.acquire_owned().await;
             let global_permit = global.acquire_owned().await;
             let account_id = notice.account_id.clone();
-            let outcome = engine.deliver(notice).await;
+            let outcome = if engine.lease_outlasts_attempt(lease_until) {
+                engine.deliver(notice).await
+            } else {
+                // Left under its lease: it comes due again when the lease ends.
+                tracing::debug!(notice_id = %notice.notice_id, "lease too short for an attempt");
+                None
+            };
             drop(global_permit);
             drop(account_permit);
             engine.release_account_slot(&account_id);
+            engine.capacity.outstanding.fetch_sub(1, Ordering::AcqRel);
             engine.capacity.freed.notify_one();
             if let Some(outcome) = outcome {
                 if outcomes.send(outcome).is_err() {
@@ -301,6 +344,13 @@ impl DeliveryEngine {
             sent.result,
             disposition,
         ))
+    }
+
+    /// Whether an attempt started now ends before `lease_until`, with a second to spare.
+    fn lease_outlasts_attempt(&self, lease_until: DateTime<Utc>) -> bool {
+        let needed = self.config.attempt_timeout + Duration::from_secs(1);
+        let needed = chrono::Duration::from_std(needed).unwrap_or(chrono::Duration::MAX);
+        self.clock.now() + needed <= lease_until
     }
 
     /// The claimed notice's account secrets, opened.
@@ -386,6 +436,14 @@ impl DeliveryEngine {
         }
     }
 
+    /// Waits until a claimed notice has finished (or `shutdown`).
+    async fn wait_for_slots(&self, shutdown: &CancellationToken) {
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            _ = self.capacity.freed.notified() => {}
+        }
+    }
+
     /// Waits for a wake-up, a freed slot, the next scheduled retry, or the poll interval.
     async fn wait_for_work(&self, shutdown: &CancellationToken) {
         let poll = self.config.poll_interval;
@@ -434,7 +492,7 @@ impl DeliveryEngine {
     fn saturated_accounts(&self) -> Vec<AccountId> {
         lock(&self.capacity.accounts)
             .iter()
-            .filter(|(_, slots)| slots.claimed >= self.config.per_subscription)
+            .filter(|(_, slots)| slots.claimed >= self.account_buffer())
             .map(|(account, _)| account.clone())
             .collect()
     }

@@ -15,6 +15,7 @@ mod dashboard_browser;
 mod delivery_fairness;
 mod delivery_headers;
 mod delivery_holds;
+mod delivery_lease;
 mod delivery_outcomes;
 mod delivery_receiver;
 mod delivery_retries;
