@@ -47,6 +47,7 @@ impl App {
         })?;
         Ok(Self {
             state: AppState {
+                opt_out_commits: crate::group_commit::OptOutCommits::new(Arc::clone(&store)),
                 store,
                 clock,
                 config: Arc::new(config),

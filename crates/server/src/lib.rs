@@ -13,6 +13,7 @@ mod app;
 mod challenge;
 pub mod config;
 pub mod delivery;
+mod group_commit;
 pub mod http_server;
 pub mod intake;
 pub mod metrics;

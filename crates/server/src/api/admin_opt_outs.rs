@@ -103,8 +103,8 @@ pub(crate) async fn record_opt_outs(
         return Err(ApiError::Validation(problems));
     }
     let results = state
-        .store
-        .record_opt_outs(OptOutBatch {
+        .opt_out_commits
+        .record(OptOutBatch {
             opt_outs,
             idempotency,
             recorded_at,

@@ -22,4 +22,6 @@ pub(crate) struct AppState {
     pub sender: Sender,
     /// This process's metrics.
     pub metrics: Arc<Metrics>,
+    /// Records opt-outs, several requests per transaction.
+    pub opt_out_commits: crate::group_commit::OptOutCommits,
 }

@@ -363,3 +363,58 @@ async fn opting_out_one_contact_twice_in_one_request_notifies_each_datapoint_onc
         "each datapoint in exactly one notice: {received:?}"
     );
 }
+
+/// Single opt-outs sent at the same time share transactions (group commit); each request still
+/// gets its own opt-out id and notice count, and each opt-out is its own contact's.
+#[tokio::test]
+async fn concurrent_single_opt_outs_each_get_their_own_result() {
+    const CONTACTS: usize = 40;
+    let app = spawn_app().await;
+    let account = app.create_account().await;
+    let exposures: Vec<Value> = (0..CONTACTS)
+        .map(|n| {
+            exposure(
+                &account.id,
+                &format!("burst-{n}"),
+                &[email(&format!("burst{n}@example.com"))],
+            )
+        })
+        .collect();
+    app.expose(&exposures).await;
+    // The two last contacts opt out twice each: their second opt-out covers nothing.
+    let contacts: Vec<String> = (0..CONTACTS)
+        .chain([CONTACTS - 1, CONTACTS - 2])
+        .map(|n| format!("burst-{n}"))
+        .collect();
+    let mut requests = tokio::task::JoinSet::new();
+    for contact in contacts.clone() {
+        let request = app
+            .client
+            .post(app.url("/admin/opt-outs"))
+            .bearer_auth(&app.admin_token)
+            .json(&opt_out(&contact, "Burst"));
+        requests.spawn(async move {
+            let response = request.send().await.expect("request");
+            let status = response.status();
+            let body: Value = response.json().await.expect("json");
+            assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+            (contact, body)
+        });
+    }
+    let answers: Vec<(String, Value)> = requests.join_all().await;
+
+    let ids: BTreeSet<String> = answers
+        .iter()
+        .map(|(_, body)| text(&body["optOutId"]))
+        .collect();
+    assert_eq!(ids.len(), contacts.len(), "every request has its own id");
+    let notices: u64 = answers
+        .iter()
+        .map(|(_, body)| body["notices"].as_u64().expect("notices"))
+        .sum();
+    assert_eq!(notices, CONTACTS as u64, "one notice per exposed contact");
+    for (contact, body) in &answers {
+        let record = app.compliance_record(&text(&body["optOutId"])).await;
+        assert_eq!(record["contactId"], json!(contact), "{record}");
+    }
+}
