@@ -91,25 +91,15 @@ pub async fn seed_contacts(
     progress: &ProgressBar,
 ) -> anyhow::Result<()> {
     let now = Utc::now();
-    let mut batch = Vec::with_capacity(SEED_BATCH);
-    for contact in contacts {
-        batch.push(exposure(
+    let exposures = contacts.map(|contact| {
+        exposure(
             account_of(contact, accounts),
             &contact_id(contact),
             contact,
             now,
-        )?);
-        if batch.len() == SEED_BATCH {
-            store.record_exposures(&batch).await?;
-            progress.inc(batch.len() as u64);
-            batch.clear();
-        }
-    }
-    if !batch.is_empty() {
-        store.record_exposures(&batch).await?;
-        progress.inc(batch.len() as u64);
-    }
-    Ok(())
+        )
+    });
+    record_in_batches(store, exposures, progress).await
 }
 
 /// Exposes contact `contact` to every account of `accounts`: its opt-out fans out to all.
@@ -145,14 +135,26 @@ pub async fn seed_ledger(
     progress: &ProgressBar,
 ) -> anyhow::Result<()> {
     let now = Utc::now();
-    let mut batch = Vec::with_capacity(SEED_BATCH);
-    for number in 0..count {
-        batch.push(exposure(
+    let exposures = (0..count).map(|number| {
+        exposure(
             account_of(number, accounts),
             &format!("ledger-{number}"),
             number + 1_000_000_000,
             now,
-        )?);
+        )
+    });
+    record_in_batches(store, exposures, progress).await
+}
+
+/// Records `exposures`, [`SEED_BATCH`] per transaction.
+async fn record_in_batches(
+    store: &dyn Store,
+    exposures: impl Iterator<Item = anyhow::Result<NewExposure>>,
+    progress: &ProgressBar,
+) -> anyhow::Result<()> {
+    let mut batch = Vec::with_capacity(SEED_BATCH);
+    for exposure in exposures {
+        batch.push(exposure?);
         if batch.len() == SEED_BATCH {
             store.record_exposures(&batch).await?;
             progress.inc(batch.len() as u64);
