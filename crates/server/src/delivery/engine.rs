@@ -235,8 +235,9 @@ impl DeliveryEngine {
         Ok(report)
     }
 
-    /// How many notices an account may have claimed beyond those in flight: an account below
-    /// it may claim this many more, so its deliveries are claimed in batches too.
+    /// An account with this many notices claimed gets no more; one below it may get up to this
+    /// many more in a claim, so its deliveries are claimed in batches too (at most twice this
+    /// claimed at once).
     fn account_buffer(&self) -> usize {
         self.config.per_subscription * 2
     }
@@ -349,8 +350,10 @@ impl DeliveryEngine {
     /// Whether an attempt started now ends before `lease_until`, with a second to spare.
     fn lease_outlasts_attempt(&self, lease_until: DateTime<Utc>) -> bool {
         let needed = self.config.attempt_timeout + Duration::from_secs(1);
-        let needed = chrono::Duration::from_std(needed).unwrap_or(chrono::Duration::MAX);
-        self.clock.now() + needed <= lease_until
+        chrono::Duration::from_std(needed)
+            .ok()
+            .and_then(|needed| self.clock.now().checked_add_signed(needed))
+            .is_some_and(|attempt_end| attempt_end <= lease_until)
     }
 
     /// The claimed notice's account secrets, opened.
