@@ -45,8 +45,8 @@ pub use evidence::{DatapointEvidence, DatapointHash, EvidenceSalt};
 pub use exposure::{ExposureIntake, NewExposure, Refusal, RefusalReason};
 pub use ids::{ObjectId, SubscriptionId};
 pub use notice::{
-    AttemptOutcome, AttemptResult, ClaimRequest, ClaimedNotice, NoticeDisposition, NoticeId,
-    NoticeStatus,
+    AttemptOutcome, AttemptResult, ClaimRequest, ClaimedNotice, IntakeClaim, IntakeClaimed,
+    NoticeDisposition, NoticeId, NoticeStatus,
 };
 pub use opt_out::{
     notice_payload, ContactDetails, HeldExposure, Idempotency, NewOptOut, OptOutBatch, OptOutId,

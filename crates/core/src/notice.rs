@@ -78,6 +78,29 @@ pub struct ClaimRequest {
     pub saturated_accounts: Vec<AccountId>,
 }
 
+/// Fresh notices an opt-out intake may claim in its own transaction, for the engine of its
+/// own process to start at once (see [`IntakeClaimed`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntakeClaim {
+    /// Until when the claimed notices are leased, as a claim from the queue would lease them.
+    pub lease_until: DateTime<Utc>,
+    /// Most notices to claim.
+    pub limit: u32,
+    /// Most notices to claim for any one account, as in [`ClaimRequest`].
+    pub per_account_limit: u32,
+    /// Accounts whose deliveries are already at their cap: claim none of theirs.
+    pub saturated_accounts: Vec<AccountId>,
+}
+
+/// What an opt-out intake that may claim its fresh notices produced.
+#[derive(Debug, Clone, Default)]
+pub struct IntakeClaimed {
+    /// One result per opt-out, in order, as without a claim.
+    pub recorded: Vec<crate::OptOutRecorded>,
+    /// The fresh notices claimed (queued due, account subscribed), at most the claim's limit.
+    pub claimed: Vec<ClaimedNotice>,
+}
+
 /// A notice leased to a worker, with everything needed to deliver it.
 #[derive(Debug, Clone)]
 pub struct ClaimedNotice {

@@ -22,9 +22,9 @@ use chrono::{DateTime, Utc};
 use optout_core::{
     Account, AccountId, AccountSecrets, ApiKeyHash, ApiKeyId, AttemptOutcome, AuditEntry,
     AuditFilter, AuditStats, ClaimRequest, ClaimedNotice, ComplianceRecord, DatapointEvidence,
-    ExposureIntake, NewAccount, NewApiKey, NewExposure, NewSubscription, NoticeId, OptOutBatch,
-    OptOutId, OptOutRecorded, Page, PageRequest, SealedSecret, Subscription, SubscriptionChanges,
-    SubscriptionId,
+    ExposureIntake, IntakeClaim, IntakeClaimed, NewAccount, NewApiKey, NewExposure,
+    NewSubscription, NoticeId, OptOutBatch, OptOutId, OptOutRecorded, Page, PageRequest,
+    SealedSecret, Subscription, SubscriptionChanges, SubscriptionId,
 };
 
 use optout_core::rate_limit::{RateDecision, RateLimit};
@@ -202,6 +202,23 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// the same request, returns the first result and changes nothing
     /// (`StoreError::IdempotencyMismatch` if it was used for another request).
     async fn record_opt_outs(&self, batch: OptOutBatch) -> Result<Vec<OptOutRecorded>, StoreError>;
+
+    /// Records opt-outs as [`Self::record_opt_outs`] does, and in the same transaction claims up
+    /// to `claim.limit` of the fresh notices that are queued due for a subscribed account, leased
+    /// until `claim.lease_until` exactly as [`Self::claim_due_notices`] would lease them, for the
+    /// engine of the calling process to start without claiming them from the queue. A store that
+    /// does not claim at intake claims none (the default): its notices wait in the queue.
+    async fn record_opt_outs_claiming(
+        &self,
+        batch: OptOutBatch,
+        claim: IntakeClaim,
+    ) -> Result<IntakeClaimed, StoreError> {
+        let _ = claim;
+        Ok(IntakeClaimed {
+            recorded: self.record_opt_outs(batch).await?,
+            claimed: Vec::new(),
+        })
+    }
 
     /// Leases due notices of accounts with an active subscription, oldest due first, each with
     /// the account's secrets as of the request's `now`.
