@@ -89,6 +89,7 @@ macro_rules! conformance_tests {
             queue::pausing_or_deleting_holds_notices_and_resuming_or_resubscribing_releases_them,
             queue::claims_respect_the_limits_and_skip_saturated_accounts,
             queue::the_oldest_due_notice_is_claimed_first,
+            queue::notices_claimed_at_intake_are_leased_like_claimed_ones,
             rotation::a_replaced_secret_signs_beside_the_new_one_until_its_grace_ends,
             rotation::regenerating_during_a_grace_keeps_only_the_secret_just_replaced,
             rotation::secrets_of_an_unknown_account_cannot_rotate,

@@ -26,43 +26,33 @@ pub(crate) struct AuditRow {
     pub error: Option<String>,
 }
 
-/// Inserts rows with one statement.
+/// Inserts rows, a chunk of rows per statement.
 pub(crate) async fn insert_many(
     conn: &mut SqliteConnection,
     rows: Vec<AuditRow>,
 ) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
+    for chunk in crate::values::chunks(&rows) {
+        let sql = format!(
+            "INSERT INTO audit_log (id, account_id, subscription_id, notice_id, status,
+                                    status_code, url, attempted_at, duration_ms, error) {}",
+            crate::values::values_clause(10, chunk.len())
+        );
+        let mut insert = sqlx::query(&sql);
+        for row in chunk {
+            insert = insert
+                .bind(row.id.to_string())
+                .bind(row.account_id.as_str())
+                .bind(row.subscription_id.to_string())
+                .bind(row.notice_id.as_str())
+                .bind(row.status.as_str())
+                .bind(row.status_code.map(i64::from))
+                .bind(row.url.as_str())
+                .bind(to_millis(row.attempted_at))
+                .bind(i64::try_from(row.duration_ms).unwrap_or(i64::MAX))
+                .bind(row.error.as_deref());
+        }
+        insert.execute(&mut *conn).await.map_err(map_err)?;
     }
-    let rows: Vec<serde_json::Value> = rows
-        .into_iter()
-        .map(|row| {
-            serde_json::json!({
-                "id": row.id.to_string(),
-                "account": row.account_id.as_str(),
-                "subscription": row.subscription_id.to_string(),
-                "notice": row.notice_id,
-                "status": row.status.as_str(),
-                "code": row.status_code,
-                "url": row.url,
-                "at": to_millis(row.attempted_at),
-                "ms": row.duration_ms,
-                "error": row.error,
-            })
-        })
-        .collect();
-    sqlx::query(
-        "INSERT INTO audit_log (id, account_id, subscription_id, notice_id, status, status_code,
-                                url, attempted_at, duration_ms, error)
-         SELECT r.value ->> 'id', r.value ->> 'account', r.value ->> 'subscription',
-                r.value ->> 'notice', r.value ->> 'status', r.value ->> 'code', r.value ->> 'url',
-                r.value ->> 'at', r.value ->> 'ms', r.value ->> 'error'
-         FROM json_each(?1) AS r",
-    )
-    .bind(serde_json::Value::Array(rows).to_string())
-    .execute(conn)
-    .await
-    .map_err(map_err)?;
     Ok(())
 }
 

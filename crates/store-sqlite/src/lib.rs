@@ -10,6 +10,7 @@
 
 mod accounts;
 mod audit;
+mod checkpoints;
 mod compliance;
 mod error;
 mod exposures;
@@ -19,6 +20,7 @@ mod opt_outs;
 mod rate_limits;
 mod retention;
 mod subscriptions;
+mod values;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -26,8 +28,9 @@ use optout_core::rate_limit::{RateDecision, RateLimit};
 use optout_core::{
     Account, AccountId, AccountSecrets, ApiKeyHash, ApiKeyId, AttemptOutcome, AuditEntry,
     AuditFilter, AuditStats, ClaimRequest, ClaimedNotice, ComplianceRecord, ExposureIntake,
-    NewAccount, NewApiKey, NewExposure, NewSubscription, OptOutBatch, OptOutId, OptOutRecorded,
-    Page, PageRequest, SealedSecret, Subscription, SubscriptionChanges, SubscriptionId,
+    IntakeClaim, IntakeClaimed, NewAccount, NewApiKey, NewExposure, NewSubscription, OptOutBatch,
+    OptOutId, OptOutRecorded, Page, PageRequest, SealedSecret, Subscription, SubscriptionChanges,
+    SubscriptionId,
 };
 use optout_store::{
     AccountAuditEntry, PayloadPurge, PurgeablePayload, QueueMetrics, Reseal, Store, StoreError,
@@ -60,6 +63,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    checkpoints: checkpoints::Checkpoints,
     path: PathBuf,
     rate_counters: rate_limits::RateCounters,
 }
@@ -84,6 +88,15 @@ pub enum OpenError {
     /// A migration failed.
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// A pool of exactly one connection, kept open for the life of the store.
+fn one_lasting_connection() -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
 }
 
 /// The file path named by a `sqlite://PATH` (or `sqlite:PATH`) URL.
@@ -115,18 +128,23 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
+        let writer = one_lasting_connection()
             .connect_with(
                 options
                     .clone()
-                    .pragma("cache_size", format!("-{WRITER_CACHE_KIB}")),
+                    .pragma("cache_size", format!("-{WRITER_CACHE_KIB}"))
+                    // Checkpoints run beside the writer (see `checkpoints`).
+                    .pragma("wal_autocheckpoint", "0")
+                    .pragma(
+                        "journal_size_limit",
+                        checkpoints::WAL_SIZE_LIMIT_BYTES.to_string(),
+                    ),
             )
             .await?;
         MIGRATOR.run(&writer).await?;
+        let checkpointer = one_lasting_connection()
+            .connect_with(options.clone())
+            .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
             .connect_with(
@@ -138,6 +156,7 @@ impl SqliteStore {
         Ok(Self {
             writer,
             reader,
+            checkpoints: checkpoints::Checkpoints::start(checkpointer),
             path: path.to_owned(),
             rate_counters: rate_limits::RateCounters::default(),
         })
@@ -168,8 +187,9 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Closes both pools, waiting for connections to finish.
+    /// Closes the connections, waiting for them to finish.
     pub async fn close(&self) {
+        self.checkpoints.close().await;
         self.reader.close().await;
         self.writer.close().await;
     }
@@ -376,9 +396,20 @@ impl Store for SqliteStore {
 
     async fn record_opt_outs(&self, batch: OptOutBatch) -> Result<Vec<OptOutRecorded>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let recorded = opt_outs::record_batch(&mut tx, batch).await?;
+        let intake = opt_outs::record_batch(&mut tx, batch, None).await?;
         tx.commit().await.map_err(map_err)?;
-        Ok(recorded)
+        Ok(intake.recorded)
+    }
+
+    async fn record_opt_outs_claiming(
+        &self,
+        batch: OptOutBatch,
+        claim: IntakeClaim,
+    ) -> Result<IntakeClaimed, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let intake = opt_outs::record_batch(&mut tx, batch, Some(claim)).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(intake)
     }
 
     async fn claim_due_notices(

@@ -116,7 +116,8 @@ pub(crate) async fn claim(
         return Ok(Vec::new());
     }
 
-    let (targets, unreadable) = delivery_targets(conn, &claimed, request.now).await?;
+    let accounts = claimed.iter().map(|row| row.1.as_str()).collect();
+    let (targets, unreadable) = delivery_targets(conn, accounts, request.now).await?;
     let mut notices = Vec::with_capacity(claimed.len());
     for (id, account, payload, attempts, lease_token, created_at) in claimed {
         if unreadable.contains(&account) {
@@ -171,13 +172,13 @@ fn choose_fairly(candidates: &[(i64, String)], request: &ClaimRequest) -> Vec<i6
     chosen
 }
 
-/// The active subscription and secrets of every account among the claimed notices.
-async fn delivery_targets(
+/// The active subscription and secrets as of `now` of each of `accounts` that has one, and
+/// those whose subscription row cannot be read.
+pub(crate) async fn delivery_targets(
     conn: &mut SqliteConnection,
-    claimed: &[ClaimRow],
+    mut accounts: Vec<&str>,
     now: DateTime<Utc>,
 ) -> Result<(HashMap<String, rows::DeliveryTarget>, HashSet<String>), StoreError> {
-    let mut accounts: Vec<&str> = claimed.iter().map(|row| row.1.as_str()).collect();
     accounts.sort_unstable();
     accounts.dedup();
     let accounts = serde_json::to_string(&accounts).map_err(StoreError::backend)?;
@@ -199,32 +200,47 @@ pub(crate) async fn record_attempts(
     conn: &mut SqliteConnection,
     outcomes: &[AttemptOutcome],
 ) -> Result<usize, StoreError> {
-    // One UPDATE for the whole batch: each statement is a round trip to SQLite's thread, and
-    // a batch may hold a thousand outcomes.
-    let rows: Vec<serde_json::Value> = outcomes.iter().map(outcome_row).collect();
-    let rows = serde_json::Value::Array(rows).to_string();
-    let recorded: Vec<String> = sqlx::query_scalar(
-        "UPDATE notices
-         SET state = CASE WHEN o.value ->> 'delivered' THEN 'delivered' ELSE notices.state END,
-             attempts = o.value ->> 'attempt',
-             next_attempt_at = o.value ->> 'next',
-             lease_until = NULL,
-             -- The outcome ends the lease: the same outcome recorded twice changes nothing.
-             lease_token = notices.lease_token + 1,
-             last_status_code = o.value ->> 'status',
-             last_error = o.value ->> 'error',
-             delivered_at = CASE WHEN o.value ->> 'delivered' THEN o.value ->> 'finished'
-                                 ELSE notices.delivered_at END
-         FROM json_each(?1) AS o
-         WHERE notices.id = o.value ->> 'id' AND notices.lease_token = o.value ->> 'token'
-           AND notices.state <> 'delivered'
-         RETURNING notices.id",
-    )
-    .bind(&rows)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(map_err)?;
-    let recorded: HashSet<String> = recorded.into_iter().collect();
+    let mut recorded: HashSet<String> = HashSet::with_capacity(outcomes.len());
+    for chunk in crate::values::chunks(outcomes) {
+        let sql = format!(
+            "WITH o (id, token, delivered, attempt, next, status, error, finished) AS ({})
+             UPDATE notices
+             SET state = CASE WHEN o.delivered THEN 'delivered' ELSE notices.state END,
+                 attempts = o.attempt,
+                 next_attempt_at = o.next,
+                 lease_until = NULL,
+                 -- The outcome ends the lease: the same outcome recorded twice changes nothing.
+                 lease_token = notices.lease_token + 1,
+                 last_status_code = o.status,
+                 last_error = o.error,
+                 delivered_at = CASE WHEN o.delivered THEN o.finished
+                                     ELSE notices.delivered_at END
+             FROM o
+             WHERE notices.id = o.id AND notices.lease_token = o.token
+               AND notices.state <> 'delivered'
+             RETURNING notices.id",
+            crate::values::values_clause(8, chunk.len())
+        );
+        let mut update = sqlx::query_scalar::<_, String>(&sql);
+        for outcome in chunk {
+            let finished_at = finished_at(outcome);
+            let (status_code, error) = result_parts(&outcome.result);
+            let next_attempt_at = match outcome.disposition {
+                NoticeDisposition::RetryAt(at) => at,
+                NoticeDisposition::Delivered | NoticeDisposition::Exhausted => finished_at,
+            };
+            update = update
+                .bind(outcome.notice_id.to_string())
+                .bind(outcome.lease_token)
+                .bind(outcome.disposition == NoticeDisposition::Delivered)
+                .bind(i64::from(outcome.attempt))
+                .bind(to_millis(next_attempt_at))
+                .bind(status_code.map(i64::from))
+                .bind(error)
+                .bind(to_millis(finished_at));
+        }
+        recorded.extend(update.fetch_all(&mut *conn).await.map_err(map_err)?);
+    }
     let mut audit_rows = Vec::with_capacity(recorded.len());
     for outcome in outcomes {
         let notice_id = outcome.notice_id.to_string();
@@ -239,26 +255,6 @@ pub(crate) async fn record_attempts(
     }
     crate::audit::insert_many(conn, audit_rows).await?;
     Ok(recorded.len())
-}
-
-/// The JSON row of one outcome for the batch UPDATE.
-fn outcome_row(outcome: &AttemptOutcome) -> serde_json::Value {
-    let finished_at = finished_at(outcome);
-    let (status_code, error) = result_parts(&outcome.result);
-    let next_attempt_at = match outcome.disposition {
-        NoticeDisposition::RetryAt(at) => at,
-        NoticeDisposition::Delivered | NoticeDisposition::Exhausted => finished_at,
-    };
-    serde_json::json!({
-        "id": outcome.notice_id.to_string(),
-        "token": outcome.lease_token,
-        "delivered": outcome.disposition == NoticeDisposition::Delivered,
-        "attempt": outcome.attempt,
-        "next": to_millis(next_attempt_at),
-        "status": status_code,
-        "error": error,
-        "finished": to_millis(finished_at),
-    })
 }
 
 fn finished_at(outcome: &AttemptOutcome) -> DateTime<Utc> {

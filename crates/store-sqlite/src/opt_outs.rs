@@ -1,30 +1,49 @@
 //! Recording opt-outs: fan-out into notices, erasure of exposures, suppression entries.
 
+use chrono::{DateTime, Utc};
 use optout_core::time_format::{from_millis, to_millis};
 use optout_core::{
-    notice_payload, Datapoint, DatapointKind, HeldExposure, Idempotency, NewOptOut, NoticeId,
-    OptOutBatch, OptOutId, OptOutRecorded,
+    notice_payload, ClaimedNotice, Datapoint, DatapointKind, HeldExposure, Idempotency,
+    IntakeClaim, IntakeClaimed, NewOptOut, NoticeId, OptOutBatch, OptOutId, OptOutRecorded,
 };
-use optout_store::StoreError;
+use optout_store::{rows, StoreError};
 use sqlx::SqliteConnection;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::error::map_err;
 use optout_store::plan::{suppression_key, take_covered, LedgerRow, WHOLE_CONTACT};
 
+/// The lease token of a notice claimed as it is recorded: the first claim's, as the queue's
+/// claim turns the initial 0 into 1.
+const FIRST_LEASE_TOKEN: i64 = 1;
+
+/// Records `batch`; with `claim`, also claims up to its limit of the fresh due notices (see
+/// `Store::record_opt_outs_claiming`).
 pub(crate) async fn record_batch(
     conn: &mut SqliteConnection,
     batch: OptOutBatch,
-) -> Result<Vec<OptOutRecorded>, StoreError> {
+    claim: Option<IntakeClaim>,
+) -> Result<IntakeClaimed, StoreError> {
     if let Some(idempotency) = &batch.idempotency {
         if let Some(previous) = replay(conn, idempotency).await? {
-            return Ok(previous);
+            return Ok(IntakeClaimed {
+                recorded: previous,
+                claimed: Vec::new(),
+            });
         }
     }
-    // A fixed number of statements per batch, whatever its size: each statement is a round trip
-    // to SQLite's thread, so per-opt-out statements would dominate the cost of intake.
+    // A few statements per batch (per chunk of rows for the notices), never one per opt-out:
+    // each statement is a round trip to SQLite's thread.
     let mut ledger = load_exposures(conn, &batch.opt_outs).await?;
-    let active = active_accounts(conn, &ledger).await?;
+    let claim = claim.filter(|claim| claim.limit > 0);
+    let (active, mut claiming) = match claim {
+        None => (active_accounts(conn, &ledger).await?, None),
+        Some(claim) => {
+            let targets = delivery_targets(conn, &ledger, batch.recorded_at).await?;
+            (targets.active(), Some(Claiming::new(claim, targets)))
+        }
+    };
     let mut results = Vec::with_capacity(batch.opt_outs.len());
     let mut opt_out_rows = Vec::with_capacity(batch.opt_outs.len());
     let mut notice_rows = Vec::new();
@@ -35,18 +54,23 @@ pub(crate) async fn record_batch(
             let Some(payload) = notice_payload(opt_out, held) else {
                 continue;
             };
-            let state = if active.contains(&account) {
-                "pending"
-            } else {
-                "waiting"
+            let notice_id = NoticeId::generate(batch.recorded_at);
+            let payload: Arc<[u8]> = Arc::from(payload);
+            let active = active.contains(&account);
+            let lease_until = match claiming.as_mut() {
+                Some(claiming) if active => {
+                    claiming.take(notice_id, &account, &payload, batch.recorded_at)
+                }
+                _ => None,
             };
-            notice_rows.push(serde_json::json!({
-                "id": NoticeId::generate(batch.recorded_at).to_string(),
-                "optOut": opt_out.id.to_string(),
-                "account": account,
-                "payload": String::from_utf8_lossy(&payload),
-                "state": state,
-            }));
+            notice_rows.push(NoticeRow {
+                id: notice_id.to_string(),
+                opt_out_id: opt_out.id.to_string(),
+                account,
+                payload,
+                state: if active { "pending" } else { "waiting" },
+                lease_until,
+            });
             notices += 1;
         }
         opt_out_rows.push(serde_json::json!({
@@ -72,20 +96,7 @@ pub(crate) async fn record_batch(
     .execute(&mut *conn)
     .await
     .map_err(map_err)?;
-    if !notice_rows.is_empty() {
-        sqlx::query(
-            "INSERT INTO notices (id, opt_out_id, account_id, payload, state, next_attempt_at,
-                                  created_at)
-             SELECT r.value ->> 'id', r.value ->> 'optOut', r.value ->> 'account',
-                    CAST(r.value ->> 'payload' AS BLOB), r.value ->> 'state', ?2, ?2
-             FROM json_each(?1) AS r",
-        )
-        .bind(serde_json::Value::Array(notice_rows).to_string())
-        .bind(recorded_at)
-        .execute(&mut *conn)
-        .await
-        .map_err(map_err)?;
-    }
+    insert_notices(conn, &notice_rows, recorded_at).await?;
     erase_and_suppress(conn, &batch.opt_outs).await?;
     if let Some(idempotency) = &batch.idempotency {
         let ids: Vec<String> = results.iter().map(|r| r.opt_out_id.to_string()).collect();
@@ -101,7 +112,58 @@ pub(crate) async fn record_batch(
         .await
         .map_err(map_err)?;
     }
-    Ok(results)
+    Ok(IntakeClaimed {
+        recorded: results,
+        claimed: claiming
+            .map(|claiming| claiming.claimed)
+            .unwrap_or_default(),
+    })
+}
+
+/// A new notice's row.
+struct NoticeRow {
+    id: String,
+    opt_out_id: String,
+    account: String,
+    payload: Arc<[u8]>,
+    state: &'static str,
+    /// Set when the intake claimed it.
+    lease_until: Option<i64>,
+}
+
+/// Inserts the new notices, queued (or held) from `recorded_at`. A notice claimed here is
+/// leased as a claim leases it: due again when the lease ends, with the claim's first token.
+async fn insert_notices(
+    conn: &mut SqliteConnection,
+    rows: &[NoticeRow],
+    recorded_at: i64,
+) -> Result<(), StoreError> {
+    for chunk in crate::values::chunks(rows) {
+        let sql = format!(
+            "INSERT INTO notices (id, opt_out_id, account_id, payload, state, next_attempt_at,
+                                  lease_until, lease_token, created_at) {}",
+            crate::values::values_clause(9, chunk.len())
+        );
+        let mut insert = sqlx::query(&sql);
+        for row in chunk {
+            insert = insert
+                .bind(row.id.as_str())
+                .bind(row.opt_out_id.as_str())
+                .bind(row.account.as_str())
+                .bind(&*row.payload)
+                .bind(row.state)
+                .bind(row.lease_until.unwrap_or(recorded_at))
+                .bind(row.lease_until)
+                .bind(if row.lease_until.is_some() {
+                    FIRST_LEASE_TOKEN
+                } else {
+                    0
+                })
+                .bind(recorded_at);
+        }
+        insert.execute(&mut *conn).await.map_err(map_err)?;
+    }
+    Ok(())
 }
 
 /// Every exposure of the batch's contacts, by contact.
@@ -159,6 +221,101 @@ async fn active_accounts(
     .await
     .map_err(map_err)?;
     Ok(active.into_iter().collect())
+}
+
+/// The delivery targets of the accounts among the ledger rows (those with an active
+/// subscription), as of `now`.
+async fn delivery_targets(
+    conn: &mut SqliteConnection,
+    ledger: &HashMap<String, Vec<LedgerRow>>,
+    now: DateTime<Utc>,
+) -> Result<Targets, StoreError> {
+    let accounts: Vec<&str> = ledger
+        .values()
+        .flatten()
+        .map(|(account, _)| account.as_str())
+        .collect();
+    let (targets, unreadable) = crate::notices::delivery_targets(conn, accounts, now).await?;
+    Ok(Targets {
+        targets,
+        unreadable,
+    })
+}
+
+/// The subscribed accounts of an intake: readable ones by id, and those whose subscription row
+/// cannot be read (subscribed, but their notices are left for the queue).
+struct Targets {
+    targets: HashMap<String, rows::DeliveryTarget>,
+    unreadable: HashSet<String>,
+}
+
+impl Targets {
+    fn active(&self) -> HashSet<String> {
+        self.targets
+            .keys()
+            .chain(&self.unreadable)
+            .cloned()
+            .collect()
+    }
+}
+
+/// The notices an intake claims, up to the claim's limits.
+struct Claiming {
+    claim: IntakeClaim,
+    targets: Targets,
+    per_account: HashMap<String, u32>,
+    claimed: Vec<ClaimedNotice>,
+}
+
+impl Claiming {
+    fn new(claim: IntakeClaim, targets: Targets) -> Self {
+        let per_account = claim
+            .saturated_accounts
+            .iter()
+            .map(|account| (account.as_str().to_owned(), claim.per_account_limit))
+            .collect();
+        Self {
+            claim,
+            targets,
+            per_account,
+            claimed: Vec::new(),
+        }
+    }
+
+    /// Claims the new due notice if the limits allow and its account's target is readable;
+    /// returns the lease's end in the stored form, for its row.
+    fn take(
+        &mut self,
+        notice_id: NoticeId,
+        account: &str,
+        payload: &Arc<[u8]>,
+        created_at: DateTime<Utc>,
+    ) -> Option<i64> {
+        if self.claimed.len() >= self.claim.limit as usize {
+            return None;
+        }
+        // A saturated account starts at the limit.
+        let taken = self.per_account.entry(account.to_owned()).or_insert(0);
+        if *taken >= self.claim.per_account_limit {
+            return None;
+        }
+        let target = self.targets.targets.get(account)?;
+        let (_, account_id) = rows::claimed_notice_ids(&notice_id.to_string(), account)?;
+        *taken += 1;
+        self.claimed.push(ClaimedNotice {
+            notice_id,
+            lease_token: FIRST_LEASE_TOKEN,
+            account_id,
+            subscription_id: target.subscription_id,
+            url: target.url.clone(),
+            secret: target.secret.clone(),
+            previous_secret: target.previous_secret.clone(),
+            payload: Arc::clone(payload),
+            attempt: 1,
+            created_at,
+        });
+        Some(to_millis(self.claim.lease_until))
+    }
 }
 
 /// The result recorded under this key before, if any.

@@ -3,16 +3,17 @@
 
 use chrono::Duration;
 use optout_core::{
-    AuditFilter, AuditStatus, ClaimRequest, NoticeDisposition, NoticeStatus, OptOutId, PageRequest,
-    RecipientRecord, SubscriptionChanges,
+    AttemptOutcome, AuditFilter, AuditStatus, ClaimRequest, IntakeClaim, NoticeDisposition,
+    NoticeStatus, OptOutId, PageRequest, RecipientRecord, SubscriptionChanges,
 };
 use optout_store::Store;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::setup::{
-    account, at, claim, claim_one, claim_request, contact_of, email, expose, give_secret, opt_out,
-    outcome, record, record_opt_outs, sealed_secret, subscribe, subscribed_account,
+    account, at, batch, claim, claim_one, claim_request, contact_of, datapoints, email, expose,
+    give_secret, opt_out, outcome, pair, record, record_opt_outs, sealed_secret, subscribe,
+    subscribed_account,
 };
 
 const FIRST_PAGE: PageRequest = PageRequest {
@@ -408,6 +409,128 @@ pub async fn claims_respect_the_limits_and_skip_saturated_accounts(store: Arc<dy
     assert_eq!(per_account.get(calm.as_str()), Some(&1));
     assert_eq!(per_account.get(saturated.as_str()), Some(&2));
     assert!(claim(&*store, at(1)).await.is_empty());
+}
+
+/// Notices claimed as their opt-out is recorded are leased exactly like claimed ones: within the
+/// intake claim's limits, never claimable from the queue while the lease lasts, due again when it
+/// ends, and fenced by their token. Every other notice waits in the queue. (A store that claims
+/// nothing at intake passes with everything in the queue.)
+pub async fn notices_claimed_at_intake_are_leased_like_claimed_ones(store: Arc<dyn Store>) {
+    let busy = subscribed_account(&*store).await;
+    let calm = subscribed_account(&*store).await;
+    let subscribed = [&busy, &calm];
+    let (busy, calm) = (&busy.account, &calm.account);
+    let saturated = subscribed_account(&*store).await.account;
+    let unsubscribed = account(&*store).await;
+    give_secret(&*store, &unsubscribed).await;
+    for contact in ["c0", "c1", "c2", "c3"] {
+        expose(&*store, busy, contact, vec![email("a@x.io")]).await;
+    }
+    expose(&*store, calm, "c4", vec![email("b@x.io")]).await;
+    expose(&*store, &saturated, "c5", vec![email("c@x.io")]).await;
+    expose(&*store, &unsubscribed, "c6", vec![email("d@x.io")]).await;
+    let opt_outs = ["c0", "c1", "c2", "c3", "c4", "c5", "c6"]
+        .into_iter()
+        .map(|contact| opt_out(contact, None))
+        .collect();
+    let intake = store
+        .record_opt_outs_claiming(
+            batch(opt_outs, at(1)),
+            IntakeClaim {
+                lease_until: at(61),
+                limit: 3,
+                per_account_limit: 2,
+                saturated_accounts: vec![saturated.clone()],
+            },
+        )
+        .await
+        .expect("opt-outs recorded");
+    assert_eq!(intake.recorded.len(), 7);
+    assert!(intake.recorded.iter().all(|recorded| recorded.notices == 1));
+
+    let claimed = intake.claimed;
+    let claimed_of = |account: &optout_core::AccountId| {
+        claimed
+            .iter()
+            .filter(|notice| &notice.account_id == account)
+            .count()
+    };
+    assert!(claimed.len() <= 3, "{} claimed", claimed.len());
+    assert!(claimed_of(busy) <= 2);
+    assert_eq!(claimed_of(&saturated), 0);
+    assert_eq!(claimed_of(&unsubscribed), 0);
+    // Each goes to its own account's subscription, signed with that account's secret.
+    for notice in &claimed {
+        let owner = subscribed
+            .iter()
+            .find(|subscribed| subscribed.account == notice.account_id)
+            .expect("claimed for a subscribed account");
+        assert_eq!(notice.subscription_id, owner.subscription.id);
+        assert_eq!(notice.url, owner.subscription.url);
+        assert_eq!(notice.secret.as_str(), owner.secret.as_str());
+        assert_eq!(notice.previous_secret, None);
+        assert_eq!(notice.attempt, 1);
+        assert_eq!(notice.created_at, at(1));
+        let (contacts, address): (&[&str], &str) = if &notice.account_id == busy {
+            (&["c0", "c1", "c2", "c3"], "a@x.io")
+        } else {
+            (&["c4"], "b@x.io")
+        };
+        assert!(contacts.contains(&contact_of(notice).as_str()));
+        assert_eq!(datapoints(notice), [pair(address, "email")]);
+    }
+
+    // The rest is in the queue; the held notice of the unsubscribed account is not.
+    let queued = claim(&*store, at(1)).await;
+    assert_eq!(claimed.len() + queued.len(), 6);
+    let mut ids: Vec<_> = claimed
+        .iter()
+        .chain(&queued)
+        .map(|notice| notice.notice_id)
+        .collect();
+    ids.sort_unstable_by_key(ToString::to_string);
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        6,
+        "a notice was both claimed at intake and queued"
+    );
+    assert!(queued
+        .iter()
+        .all(|notice| notice.account_id != unsubscribed));
+
+    // Fenced by their token, and due again when their lease ends.
+    let Some((delivered, unfinished)) = claimed.split_first() else {
+        return;
+    };
+    let stale = AttemptOutcome {
+        lease_token: delivered.lease_token + 1,
+        ..outcome(delivered, at(2), NoticeDisposition::Delivered)
+    };
+    assert_eq!(record(&*store, &[stale]).await, 0);
+    assert_eq!(
+        record(
+            &*store,
+            &[outcome(delivered, at(2), NoticeDisposition::Delivered)]
+        )
+        .await,
+        1
+    );
+    assert!(claim(&*store, at(60)).await.is_empty());
+    let mut again: Vec<_> = claim(&*store, at(61))
+        .await
+        .into_iter()
+        .map(|notice| notice.notice_id.to_string())
+        .collect();
+    // Both leases (the intake's and the queue claim's) end at 61.
+    let mut expected: Vec<_> = unfinished
+        .iter()
+        .chain(&queued)
+        .map(|notice| notice.notice_id.to_string())
+        .collect();
+    again.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(again, expected);
 }
 
 /// Claims take the notice due earliest first.
