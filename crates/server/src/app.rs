@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, state::AppState};
 use crate::config::AppConfig;
 use crate::delivery::{
-    DeliveryEngine, EngineConfig, EngineParts, Sender, SenderConfig, WorkSignal,
+    DeliveryEngine, EngineConfig, EngineParts, Handoff, Sender, SenderConfig, WorkSignal,
 };
 use crate::http_server;
 use crate::metrics::{self, Metrics};
@@ -45,9 +45,14 @@ impl App {
             idle_connections_per_host: IDLE_CONNECTIONS_PER_HOST,
             target_policy: config.target_policy(),
         })?;
+        let handoff = Handoff::new();
         Ok(Self {
             state: AppState {
-                opt_out_commits: crate::group_commit::OptOutCommits::new(Arc::clone(&store)),
+                opt_out_commits: crate::group_commit::OptOutCommits::new(
+                    Arc::clone(&store),
+                    handoff.clone(),
+                ),
+                handoff,
                 store,
                 clock,
                 config: Arc::new(config),
@@ -64,7 +69,8 @@ impl App {
         api::router(self.state.clone())
     }
 
-    /// The delivery engine of this instance, woken by the API's commits.
+    /// The delivery engine of this instance, woken by the API's commits. While it runs, the
+    /// opt-out intake hands it fresh notices directly (see [`Handoff`]).
     pub fn delivery_engine(&self, config: EngineConfig) -> DeliveryEngine {
         let parts = EngineParts {
             store: Arc::clone(&self.state.store),
@@ -73,6 +79,7 @@ impl App {
             clock: Arc::clone(&self.state.clock),
             signal: self.state.signal.clone(),
             metrics: Arc::clone(&self.state.metrics),
+            handoff: self.state.handoff.clone(),
         };
         DeliveryEngine::new(parts, config)
     }

@@ -2,11 +2,16 @@
 //! together in the next transaction, so a burst of single opt-outs costs a few durable commits
 //! rather than one each. Each request still gets its own results, and none is answered before
 //! the commit holding it is on disk.
+//!
+//! While this process's engine has room, each transaction also claims fresh notices for it
+//! (see [`Handoff`]), which the engine starts as soon as the transaction has committed.
 
 use optout_core::{OptOutBatch, OptOutRecorded};
 use optout_store::{Store, StoreError};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::delivery::Handoff;
 
 /// Most requests recorded in one transaction.
 const MAX_REQUESTS_PER_COMMIT: usize = 256;
@@ -24,6 +29,7 @@ struct Request {
 #[derive(Clone)]
 pub struct OptOutCommits {
     store: Arc<dyn Store>,
+    handoff: Handoff,
     /// Started on first use, from inside the runtime.
     requests: Arc<OnceLock<mpsc::UnboundedSender<Request>>>,
 }
@@ -37,10 +43,11 @@ impl std::fmt::Debug for OptOutCommits {
 }
 
 impl OptOutCommits {
-    /// Group commits into `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    /// Group commits into `store`, handing fresh notices over through `handoff`.
+    pub fn new(store: Arc<dyn Store>, handoff: Handoff) -> Self {
         Self {
             store,
+            handoff,
             requests: Arc::new(OnceLock::new()),
         }
     }
@@ -48,12 +55,16 @@ impl OptOutCommits {
     /// Records `batch` as [`Store::record_opt_outs`] does. A batch with an idempotency key is
     /// recorded alone, since its key belongs to its own transaction.
     pub async fn record(&self, batch: OptOutBatch) -> Recorded {
+        let intake = Intake {
+            store: Arc::clone(&self.store),
+            handoff: self.handoff.clone(),
+        };
         if batch.idempotency.is_some() {
-            return self.store.record_opt_outs(batch).await;
+            return intake.record(batch).await;
         }
         let requests = self.requests.get_or_init(|| {
             let (sender, receiver) = mpsc::unbounded_channel();
-            tokio::spawn(run(Arc::clone(&self.store), receiver));
+            tokio::spawn(run(intake, receiver));
             sender
         });
         let (reply, answer) = oneshot::channel();
@@ -64,26 +75,46 @@ impl OptOutCommits {
     }
 }
 
+/// Where a batch is recorded and its fresh notices handed over.
+struct Intake {
+    store: Arc<dyn Store>,
+    handoff: Handoff,
+}
+
+impl Intake {
+    /// Records `batch` in one transaction, claiming fresh notices for the engine if it has room.
+    async fn record(&self, batch: OptOutBatch) -> Recorded {
+        let Some(reservation) = self.handoff.reserve(usize::MAX) else {
+            return self.store.record_opt_outs(batch).await;
+        };
+        // On failure the reservation is dropped: its room is freed, nothing was claimed.
+        let intake = self
+            .store
+            .record_opt_outs_claiming(batch, reservation.claim())
+            .await?;
+        reservation.start(intake.claimed);
+        Ok(intake.recorded)
+    }
+}
+
 /// Takes whatever requests are waiting and records them together, until every sender is gone.
-async fn run(store: Arc<dyn Store>, mut requests: mpsc::UnboundedReceiver<Request>) {
+async fn run(intake: Intake, mut requests: mpsc::UnboundedReceiver<Request>) {
     let mut waiting = Vec::with_capacity(MAX_REQUESTS_PER_COMMIT);
     while requests
         .recv_many(&mut waiting, MAX_REQUESTS_PER_COMMIT)
         .await
         > 0
     {
-        commit(store.as_ref(), std::mem::take(&mut waiting)).await;
+        commit(&intake, std::mem::take(&mut waiting)).await;
     }
 }
 
 /// Records `requests` in one transaction; if that fails, each on its own, so one request that
 /// cannot be recorded never fails the others.
-async fn commit(store: &dyn Store, mut requests: Vec<Request>) {
+async fn commit(intake: &Intake, mut requests: Vec<Request>) {
     if requests.len() == 1 {
         let request = requests.remove(0);
-        let _ = request
-            .reply
-            .send(store.record_opt_outs(request.batch).await);
+        let _ = request.reply.send(intake.record(request.batch).await);
         return;
     }
     let merged = OptOutBatch {
@@ -98,7 +129,7 @@ async fn commit(store: &dyn Store, mut requests: Vec<Request>) {
             .max()
             .unwrap_or_default(),
     };
-    match store.record_opt_outs(merged).await {
+    match intake.record(merged).await {
         // One result per opt-out, in order: each request takes its own.
         Ok(results) => {
             let mut results = results.into_iter();
@@ -114,9 +145,7 @@ async fn commit(store: &dyn Store, mut requests: Vec<Request>) {
         Err(error) => {
             tracing::warn!(%error, requests = requests.len(), "group commit failed; recording each request alone");
             for request in requests {
-                let _ = request
-                    .reply
-                    .send(store.record_opt_outs(request.batch).await);
+                let _ = request.reply.send(intake.record(request.batch).await);
             }
         }
     }

@@ -24,4 +24,6 @@ pub(crate) struct AppState {
     pub metrics: Arc<Metrics>,
     /// Records opt-outs, several requests per transaction.
     pub opt_out_commits: crate::group_commit::OptOutCommits,
+    /// Where the intake hands fresh notices to this process's running engine.
+    pub handoff: crate::delivery::Handoff,
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use optout_core::{
     AccountId, AccountSecrets, AfterFailure, AttemptOutcome, AttemptResult, ClaimRequest,
-    ClaimedNotice, Clock, Keyring, NoticeDisposition, RetryPolicy, SealError,
+    ClaimedNotice, Clock, IntakeClaim, Keyring, NoticeDisposition, RetryPolicy, SealError,
 };
 use optout_store::Store;
 use rand::Rng;
@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::handoff::{Handoff, RunningEngine};
 use super::recorder::{run_recorder, write_batch};
 use super::sender::{Sender, Sending};
 use super::signal::WorkSignal;
@@ -79,6 +80,8 @@ pub struct EngineParts {
     pub signal: WorkSignal,
     /// Where attempts are counted.
     pub metrics: Arc<Metrics>,
+    /// Where the intake of this process hands fresh notices while the engine runs.
+    pub handoff: Handoff,
 }
 
 /// What one [`DeliveryEngine::step`] did.
@@ -103,6 +106,7 @@ pub struct DeliveryEngine {
     signal: WorkSignal,
     metrics: Arc<Metrics>,
     capacity: Arc<Capacity>,
+    handoff: Handoff,
 }
 
 /// In-flight deliveries: the global cap, and each account's claimed count and cap.
@@ -132,6 +136,7 @@ impl DeliveryEngine {
             clock,
             signal,
             metrics,
+            handoff,
         } = parts;
         let capacity = Capacity {
             global: Arc::new(Semaphore::new(config.concurrency)),
@@ -148,6 +153,7 @@ impl DeliveryEngine {
             signal,
             metrics,
             capacity: Arc::new(capacity),
+            handoff,
         }
     }
 
@@ -156,6 +162,11 @@ impl DeliveryEngine {
         let (outcomes, received) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(run_recorder(Arc::clone(&self.store), received));
         let tracker = TaskTracker::new();
+        self.handoff.attach(RunningEngine {
+            engine: self.clone(),
+            tracker: tracker.clone(),
+            outcomes: outcomes.clone(),
+        });
         tracing::info!(
             concurrency = self.config.concurrency,
             per_subscription = self.config.per_subscription,
@@ -176,6 +187,9 @@ impl DeliveryEngine {
                 }
             }
         }
+        // Notices handed over from now on, or still being recorded, are started by this engine
+        // (the tracker and the recorder wait for them) or claimed from the queue later.
+        self.handoff.detach();
         tracker.close();
         tracker.wait().await;
         drop(outcomes);
@@ -230,9 +244,41 @@ impl DeliveryEngine {
             full: false,
         };
         for notice in claimed {
-            self.start(tracker, outcomes.clone(), notice, lease_until);
+            self.start_claimed(tracker, outcomes.clone(), notice, lease_until);
         }
         Ok(report)
+    }
+
+    /// Holds room for up to `most` notices (at most a claim's worth) that the intake of this
+    /// process is about to claim, within the bounds that [`Self::step`] keeps (in all, and per
+    /// account); returns the room held and the claim the intake may make. `None` when there is
+    /// no room.
+    pub(crate) fn reserve(&self, most: usize) -> Option<(usize, IntakeClaim)> {
+        let ceiling = self.config.concurrency * 2;
+        let most = most.min(self.config.claim_batch as usize);
+        let lease = chrono::Duration::from_std(self.config.lease).ok()?;
+        let lease_until = self.clock.now().checked_add_signed(lease)?;
+        let mut reserved = 0;
+        self.capacity
+            .outstanding
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |outstanding| {
+                reserved = ceiling.saturating_sub(outstanding).min(most);
+                (reserved > 0).then_some(outstanding + reserved)
+            })
+            .ok()?;
+        let claim = IntakeClaim {
+            lease_until,
+            limit: u32::try_from(reserved).unwrap_or(u32::MAX),
+            per_account_limit: u32::try_from(self.account_buffer()).unwrap_or(u32::MAX),
+            saturated_accounts: self.saturated_accounts(),
+        };
+        Some((reserved, claim))
+    }
+
+    /// Frees `count` reserved places that no notice took.
+    pub(crate) fn release_reserved(&self, count: usize) {
+        self.capacity.outstanding.fetch_sub(count, Ordering::AcqRel);
+        self.capacity.freed.notify_one();
     }
 
     /// An account with this many notices claimed gets no more; one below it may get up to this
@@ -262,7 +308,21 @@ impl DeliveryEngine {
         }
     }
 
-    fn start(
+    /// Starts a claimed notice, counting it as outstanding.
+    pub(crate) fn start_claimed(
+        &self,
+        tracker: &TaskTracker,
+        outcomes: mpsc::UnboundedSender<AttemptOutcome>,
+        notice: ClaimedNotice,
+        lease_until: DateTime<Utc>,
+    ) {
+        self.capacity.outstanding.fetch_add(1, Ordering::AcqRel);
+        self.start_reserved(tracker, outcomes, notice, lease_until);
+    }
+
+    /// Starts a claimed notice already counted as outstanding (by [`Self::reserve`]): it waits
+    /// for its account's turn and a global slot, then makes its attempt if the lease allows.
+    pub(crate) fn start_reserved(
         &self,
         tracker: &TaskTracker,
         outcomes: mpsc::UnboundedSender<AttemptOutcome>,
@@ -270,7 +330,6 @@ impl DeliveryEngine {
         lease_until: DateTime<Utc>,
     ) {
         let account_permits = self.take_account_slot(&notice.account_id);
-        self.capacity.outstanding.fetch_add(1, Ordering::AcqRel);
         let engine = self.clone();
         tracker.spawn(async move {
             let global = Arc::clone(&engine.capacity.global);

@@ -6,10 +6,12 @@
 
 mod engine;
 mod guarded_resolver;
+mod handoff;
 mod recorder;
 mod sender;
 mod signal;
 
 pub use engine::{DeliveryEngine, EngineConfig, EngineParts, StepReport, UNOPENED_SECRET_ERROR};
+pub use handoff::{Handoff, Reservation};
 pub use sender::{SendResult, Sender, SenderConfig, Sending};
 pub use signal::WorkSignal;
