@@ -31,6 +31,31 @@ pub struct Pace {
     pub rate: Option<f64>,
 }
 
+/// One opt-out the API accepted.
+#[derive(Debug, Clone, Copy)]
+pub struct Accepted {
+    /// Its contact's number.
+    pub contact: u64,
+    /// When its request left.
+    pub sent: Instant,
+    /// When its `202` arrived.
+    pub accepted: Instant,
+}
+
+impl Accepted {
+    /// The opt-outs of `contacts`, sent together at `sent` and accepted now.
+    fn all(contacts: Range<u64>, sent: Instant) -> Vec<Self> {
+        let accepted = Instant::now();
+        contacts
+            .map(|contact| Self {
+                contact,
+                sent,
+                accepted,
+            })
+            .collect()
+    }
+}
+
 impl OperatorClient {
     /// A client of the service at `base` (`http://127.0.0.1:PORT`).
     pub fn new(base: &str, admin_token: &str) -> anyhow::Result<Self> {
@@ -44,7 +69,7 @@ impl OperatorClient {
         })
     }
 
-    /// Sends one opt-out per contact of `contacts`; returns when each was accepted.
+    /// Sends one opt-out per contact of `contacts`; returns when each was sent and accepted.
     ///
     /// Without a rate, `concurrency` requests are kept in flight (closed loop). With a rate,
     /// each request leaves at its scheduled time whatever the others are doing (open loop), so
@@ -54,7 +79,7 @@ impl OperatorClient {
         contacts: Range<u64>,
         pace: Pace,
         progress: ProgressBar,
-    ) -> anyhow::Result<Vec<(u64, Instant)>> {
+    ) -> anyhow::Result<Vec<Accepted>> {
         let accepted = match pace.rate {
             None => self.send_closed_loop(contacts, pace, &progress).await?,
             Some(rate) => {
@@ -71,7 +96,7 @@ impl OperatorClient {
         contacts: Range<u64>,
         pace: Pace,
         progress: &ProgressBar,
-    ) -> anyhow::Result<Vec<(u64, Instant)>> {
+    ) -> anyhow::Result<Vec<Accepted>> {
         let next_batch = Arc::new(AtomicU64::new(0));
         let mut tasks = Vec::with_capacity(pace.concurrency);
         for _ in 0..pace.concurrency {
@@ -88,9 +113,9 @@ impl OperatorClient {
                         return Ok::<_, anyhow::Error>(accepted);
                     }
                     let last = (first + pace.batch).min(contacts.end);
+                    let sent = Instant::now();
                     client.post(first..last, pace.batch == 1).await?;
-                    let now = Instant::now();
-                    accepted.extend((first..last).map(|contact| (contact, now)));
+                    accepted.extend(Accepted::all(first..last, sent));
                     progress.inc(last - first);
                 }
             }));
@@ -108,7 +133,7 @@ impl OperatorClient {
         batch: u64,
         rate: f64,
         progress: &ProgressBar,
-    ) -> anyhow::Result<Vec<(u64, Instant)>> {
+    ) -> anyhow::Result<Vec<Accepted>> {
         let in_flight = Arc::new(Semaphore::new(MAX_OPEN_LOOP_IN_FLIGHT));
         let started = Instant::now();
         let mut tasks = Vec::new();
@@ -121,11 +146,11 @@ impl OperatorClient {
             let client = self.clone();
             let progress = progress.clone();
             tasks.push(tokio::spawn(async move {
+                let sent = Instant::now();
                 client.post(first..last, batch == 1).await?;
-                let now = Instant::now();
                 drop(permit);
                 progress.inc(last - first);
-                Ok::<_, anyhow::Error>((first..last).map(move |contact| (contact, now)))
+                Ok::<_, anyhow::Error>(Accepted::all(first..last, sent))
             }));
             first = last;
         }

@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::BenchArgs;
-use load::{OperatorClient, Pace};
+use load::{Accepted, OperatorClient, Pace};
 use receiver::Arrivals;
 use stats::{millis, Percentiles};
 
@@ -47,6 +47,8 @@ struct Report {
     throughput_latency: Percentiles,
     paced_rate: f64,
     paced_latency: Percentiles,
+    /// The paced opt-outs' own requests, from sent to accepted.
+    paced_requests: Percentiles,
     fan_out: Option<FanOut>,
     backlog: Option<Backlog>,
     duplicates: u64,
@@ -221,6 +223,12 @@ async fn measure(
     expected += paced_count;
     wait_for(&arrivals, expected).await?;
     let paced_latency = latencies(&arrivals, &accepted);
+    let paced_requests = Percentiles::of(
+        accepted
+            .iter()
+            .map(|opt_out| opt_out.accepted - opt_out.sent)
+            .collect(),
+    );
 
     let fan_out = if args.fan_out_accounts > 0 {
         eprintln!(
@@ -278,6 +286,7 @@ async fn measure(
         throughput_latency,
         paced_rate,
         paced_latency,
+        paced_requests,
         fan_out,
         backlog,
         duplicates,
@@ -408,8 +417,9 @@ async fn wait_for(arrivals: &Arrivals, count: u64) -> anyhow::Result<Instant> {
     }
 }
 
-/// Latency from acceptance to first arrival, for each accepted contact.
-fn latencies(arrivals: &Arrivals, accepted: &[(u64, Instant)]) -> Percentiles {
+/// Latency from acceptance to first arrival, for each accepted contact: 0 when the notice
+/// arrived before the `202` did (the engine starts a notice as soon as its commit is on disk).
+fn latencies(arrivals: &Arrivals, accepted: &[Accepted]) -> Percentiles {
     let times = lock(arrivals);
     let mut first_arrival: HashMap<u64, Instant> = HashMap::with_capacity(times.len());
     for (contact, at) in times.iter() {
@@ -421,10 +431,10 @@ fn latencies(arrivals: &Arrivals, accepted: &[(u64, Instant)]) -> Percentiles {
     Percentiles::of(
         accepted
             .iter()
-            .filter_map(|(contact, accepted_at)| {
+            .filter_map(|opt_out| {
                 first_arrival
-                    .get(contact)
-                    .map(|arrived| arrived.saturating_duration_since(*accepted_at))
+                    .get(&opt_out.contact)
+                    .map(|arrived| arrived.saturating_duration_since(opt_out.accepted))
             })
             .collect(),
     )
@@ -482,6 +492,11 @@ fn print_table(args: &BenchArgs, backend: &str, report: &Report) {
     row("  p90 (ms)", format!("{:.2}", millis(p.p90)));
     row("  p99 (ms)", format!("{:.2}", millis(p.p99)));
     row("  max (ms)", format!("{:.2}", millis(p.max)));
+    let r = report.paced_requests;
+    row(
+        "  opt-out request, sent to 202, p50/p99 (ms)",
+        format!("{:.2}/{:.2}", millis(r.p50), millis(r.p99)),
+    );
     if let Some(fan_out) = report.fan_out {
         row(
             &format!("one opt-out to {} accounts (s)", fan_out.accounts),
@@ -533,6 +548,8 @@ fn report_json(report: &Report) -> serde_json::Value {
         "p90_ms": millis(report.paced_latency.p90),
         "p99_ms": millis(report.paced_latency.p99),
         "max_ms": millis(report.paced_latency.max),
+        "request_p50_ms": millis(report.paced_requests.p50),
+        "request_p99_ms": millis(report.paced_requests.p99),
         "fanout_accounts": report.fan_out.map(|f| f.accounts),
         "fanout_s": report.fan_out.map(|f| round3(f.took.as_secs_f64())),
         // Named for the standard scenario, so given only when it is that scenario.
