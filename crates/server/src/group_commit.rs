@@ -60,7 +60,11 @@ impl OptOutCommits {
             handoff: self.handoff.clone(),
         };
         if batch.idempotency.is_some() {
-            return intake.record(batch).await;
+            // In a task of its own, so that a client that goes away cannot cancel it between
+            // the commit and the start of the notices it claimed.
+            return tokio::spawn(async move { intake.record(batch).await })
+                .await
+                .map_err(|_| gone())?;
         }
         let requests = self.requests.get_or_init(|| {
             let (sender, receiver) = mpsc::unbounded_channel();
@@ -82,9 +86,16 @@ struct Intake {
 }
 
 impl Intake {
-    /// Records `batch` in one transaction, claiming fresh notices for the engine if it has room.
+    /// Records `batch` in one transaction, claiming fresh notices for the engine if it has room:
+    /// as many as the batch has opt-outs at most (the usual one notice each; a wider fan-out
+    /// is claimed from the queue), so the room held while the transaction runs stays small.
     async fn record(&self, batch: OptOutBatch) -> Recorded {
-        let Some(reservation) = self.handoff.reserve(usize::MAX) else {
+        let reservation = if self.store.claims_at_intake() {
+            self.handoff.reserve(batch.opt_outs.len())
+        } else {
+            None
+        };
+        let Some(reservation) = reservation else {
             return self.store.record_opt_outs(batch).await;
         };
         // On failure the reservation is dropped: its room is freed, nothing was claimed.

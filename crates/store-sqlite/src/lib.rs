@@ -432,6 +432,10 @@ impl Store for SqliteStore {
         Ok(recorded)
     }
 
+    fn claims_at_intake(&self) -> bool {
+        true
+    }
+
     async fn find_next_due_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         notices::next_due_at(&self.reader).await
     }

@@ -291,7 +291,11 @@ impl Claiming {
         payload: &Arc<[u8]>,
         created_at: DateTime<Utc>,
     ) -> Option<i64> {
-        if self.claimed.len() >= self.claim.limit as usize {
+        // An account with a subscription row that cannot be read is left to the queue's
+        // claim, which holds its notices until the row is fixed.
+        if self.claimed.len() >= self.claim.limit as usize
+            || self.targets.unreadable.contains(account)
+        {
             return None;
         }
         // A saturated account starts at the limit.

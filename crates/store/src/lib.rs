@@ -208,6 +208,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// until `claim.lease_until` exactly as [`Self::claim_due_notices`] would lease them, for the
     /// engine of the calling process to start without claiming them from the queue. A store that
     /// does not claim at intake claims none (the default): its notices wait in the queue.
+    /// Callers ask only a store that [`Self::claims_at_intake`].
     async fn record_opt_outs_claiming(
         &self,
         batch: OptOutBatch,
@@ -233,6 +234,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// The earliest instant a queued notice becomes due, if any is queued.
     async fn find_next_due_at(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Whether [`Self::record_opt_outs_claiming`] claims anything (not by default), so that an
+    /// engine holds room for intake claims only where they happen.
+    fn claims_at_intake(&self) -> bool {
+        false
+    }
 
     /// Records a test delivery's attempt in the audit log (spec A8, mode `full`).
     async fn record_test_attempt(

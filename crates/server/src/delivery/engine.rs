@@ -189,7 +189,7 @@ impl DeliveryEngine {
         }
         // Notices handed over from now on, or still being recorded, are started by this engine
         // (the tracker and the recorder wait for them) or claimed from the queue later.
-        self.handoff.detach();
+        self.handoff.detach(&self);
         tracker.close();
         tracker.wait().await;
         drop(outcomes);
@@ -273,6 +273,11 @@ impl DeliveryEngine {
             saturated_accounts: self.saturated_accounts(),
         };
         Some((reserved, claim))
+    }
+
+    /// Whether `other` is this engine (a clone of it).
+    pub(crate) fn is(&self, other: &DeliveryEngine) -> bool {
+        Arc::ptr_eq(&self.capacity, &other.capacity)
     }
 
     /// Frees `count` reserved places that no notice took.

@@ -60,9 +60,16 @@ impl Handoff {
         *lock(&self.running) = Some(running);
     }
 
-    /// From now on, fresh notices wait in the queue (the engine is stopping).
-    pub(crate) fn detach(&self) {
-        *lock(&self.running) = None;
+    /// From now on, fresh notices wait in the queue, if `engine` is the one attached (it is
+    /// stopping).
+    pub(crate) fn detach(&self, engine: &DeliveryEngine) {
+        let mut running = lock(&self.running);
+        if running
+            .as_ref()
+            .is_some_and(|running| running.engine.is(engine))
+        {
+            *running = None;
+        }
     }
 }
 
