@@ -1,7 +1,9 @@
 //! SQLite implementation of the optout-relay [`Store`]: the embedded default.
 //!
-//! The database is one file in WAL mode with `synchronous = FULL`, so a commit that returned is
-//! on disk. It is not a client of a server: other processes (the CLI) may open the same file.
+//! The database is one file in WAL mode. A write that returned is on disk: the writer commits
+//! without waiting for the disk, and the store syncs the WAL outside the write lock before it
+//! returns (see `durability`). It is not a client of a server: other processes (the CLI) may open
+//! the same file.
 //!
 //! Design decision a newcomer may question: two connection pools. All writes go through a pool of
 //! exactly one connection and start with `BEGIN IMMEDIATE`, so writers queue in the process
@@ -12,6 +14,7 @@ mod accounts;
 mod audit;
 mod checkpoints;
 mod compliance;
+mod durability;
 mod error;
 mod exposures;
 mod notices;
@@ -64,6 +67,7 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     checkpoints: checkpoints::Checkpoints,
+    wal_sync: durability::WalSync,
     path: PathBuf,
     rate_counters: rate_limits::RateCounters,
 }
@@ -88,6 +92,9 @@ pub enum OpenError {
     /// A migration failed.
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The WAL file could not be opened for syncing, or the first sync failed.
+    #[error("cannot sync the database's WAL file: {0}")]
+    WalSync(String),
 }
 
 /// A pool of exactly one connection, kept open for the life of the store.
@@ -132,6 +139,8 @@ impl SqliteStore {
             .connect_with(
                 options
                     .clone()
+                    // Commits are synced outside the write lock (see `durability`).
+                    .synchronous(SqliteSynchronous::Normal)
                     .pragma("cache_size", format!("-{WRITER_CACHE_KIB}"))
                     // Checkpoints run beside the writer (see `checkpoints`).
                     .pragma("wal_autocheckpoint", "0")
@@ -142,6 +151,12 @@ impl SqliteStore {
             )
             .await?;
         MIGRATOR.run(&writer).await?;
+        let wal_sync = durability::WalSync::open(path)
+            .map_err(|error| OpenError::WalSync(error.to_string()))?;
+        wal_sync
+            .commit_is_durable()
+            .await
+            .map_err(|error| OpenError::WalSync(error.to_string()))?;
         let checkpointer = one_lasting_connection()
             .connect_with(options.clone())
             .await?;
@@ -157,6 +172,7 @@ impl SqliteStore {
             writer,
             reader,
             checkpoints: checkpoints::Checkpoints::start(checkpointer),
+            wal_sync,
             path: path.to_owned(),
             rate_counters: rate_limits::RateCounters::default(),
         })
@@ -194,6 +210,12 @@ impl SqliteStore {
         self.writer.close().await;
     }
 
+    /// Commits a write transaction and waits until it is on disk.
+    async fn commit(&self, tx: sqlx::Transaction<'_, sqlx::Sqlite>) -> Result<(), StoreError> {
+        tx.commit().await.map_err(map_err)?;
+        self.wal_sync.commit_is_durable().await
+    }
+
     async fn begin_write(&self) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>, StoreError> {
         self.writer
             .begin_with("BEGIN IMMEDIATE")
@@ -212,7 +234,7 @@ impl Store for SqliteStore {
         let mut tx = self.begin_write().await?;
         let created = accounts::insert_account(&mut tx, account).await?;
         accounts::insert_api_key(&mut tx, &created.id, &key).await?;
-        tx.commit().await.map_err(map_err)?;
+        self.commit(tx).await?;
         Ok(created)
     }
 
@@ -226,7 +248,7 @@ impl Store for SqliteStore {
             return Err(StoreError::NotFound);
         }
         accounts::insert_api_key(&mut tx, account_id, &key).await?;
-        tx.commit().await.map_err(map_err)
+        self.commit(tx).await
     }
 
     async fn revoke_api_key(
@@ -234,7 +256,9 @@ impl Store for SqliteStore {
         key_id: ApiKeyId,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        accounts::revoke_api_key(&self.writer, key_id, at).await
+        let revoked = accounts::revoke_api_key(&self.writer, key_id, at).await?;
+        self.wal_sync.commit_is_durable().await?;
+        Ok(revoked)
     }
 
     async fn find_account_by_api_key(
@@ -260,7 +284,7 @@ impl Store for SqliteStore {
             return Err(StoreError::NotFound);
         }
         accounts::upsert_secret(&mut tx, account_id, secret, at, previous_valid_until).await?;
-        tx.commit().await.map_err(map_err)
+        self.commit(tx).await
     }
 
     async fn find_account_secret(
@@ -305,7 +329,7 @@ impl Store for SqliteStore {
                     replaced += 1;
                 }
             }
-            tx.commit().await.map_err(map_err)?;
+            self.commit(tx).await?;
             Ok::<_, StoreError>(replaced)
         }
         .await;
@@ -334,7 +358,7 @@ impl Store for SqliteStore {
             return Err(StoreError::SecretMissing);
         }
         let created = subscriptions::insert(&mut tx, new).await?;
-        tx.commit().await.map_err(map_err)?;
+        self.commit(tx).await?;
         Ok(created)
     }
 
@@ -369,7 +393,7 @@ impl Store for SqliteStore {
             accounts::upsert_secret(&mut tx, account_id, secret, changes.updated_at, None).await?;
         }
         let updated = subscriptions::apply_changes(&mut tx, current, changes).await?;
-        tx.commit().await.map_err(map_err)?;
+        self.commit(tx).await?;
         Ok(Some(updated))
     }
 
@@ -383,21 +407,21 @@ impl Store for SqliteStore {
         for id in ids {
             results.push(subscriptions::delete(&mut tx, account_id, *id).await?);
         }
-        tx.commit().await.map_err(map_err)?;
+        self.commit(tx).await?;
         Ok(results)
     }
 
     async fn record_exposures(&self, items: &[NewExposure]) -> Result<ExposureIntake, StoreError> {
         let mut tx = self.begin_write().await?;
         let intake = exposures::record(&mut tx, items).await?;
-        tx.commit().await.map_err(map_err)?;
+        self.commit(tx).await?;
         Ok(intake)
     }
 
     async fn record_opt_outs(&self, batch: OptOutBatch) -> Result<Vec<OptOutRecorded>, StoreError> {
         let mut tx = self.begin_write().await?;
         let intake = opt_outs::record_batch(&mut tx, batch, None).await?;
-        tx.commit().await.map_err(map_err)?;
+        self.commit(tx).await?;
         Ok(intake.recorded)
     }
 
@@ -408,7 +432,7 @@ impl Store for SqliteStore {
     ) -> Result<IntakeClaimed, StoreError> {
         let mut tx = self.begin_write().await?;
         let intake = opt_outs::record_batch(&mut tx, batch, Some(claim)).await?;
-        tx.commit().await.map_err(map_err)?;
+        self.commit(tx).await?;
         Ok(intake)
     }
 
@@ -418,7 +442,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<ClaimedNotice>, StoreError> {
         let mut tx = self.begin_write().await?;
         let claimed = notices::claim(&mut tx, &request).await?;
-        tx.commit().await.map_err(map_err)?;
+        self.commit(tx).await?;
         Ok(claimed)
     }
 
@@ -428,7 +452,7 @@ impl Store for SqliteStore {
         }
         let mut tx = self.begin_write().await?;
         let recorded = notices::record_attempts(&mut tx, outcomes).await?;
-        tx.commit().await.map_err(map_err)?;
+        self.commit(tx).await?;
         Ok(recorded)
     }
 
@@ -447,7 +471,7 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         audit::insert_entry(&mut tx, account_id, &entry).await?;
-        tx.commit().await.map_err(map_err)
+        self.commit(tx).await
     }
 
     async fn list_audit_entries(
@@ -530,7 +554,7 @@ impl Store for SqliteStore {
                 .await
                 .map_err(map_err)?;
             let purged = retention::record_purges(&mut tx, purges).await?;
-            tx.commit().await.map_err(map_err)?;
+            self.commit(tx).await?;
             Ok::<_, StoreError>(purged)
         }
         .await;
@@ -550,7 +574,7 @@ impl Store for SqliteStore {
         let mut tx = self.begin_write().await?;
         let deleted =
             retention::purge_audit(&mut tx, success_before, failure_before, limit).await?;
-        tx.commit().await.map_err(map_err)?;
+        self.commit(tx).await?;
         Ok(deleted)
     }
 }

@@ -1,0 +1,159 @@
+//! Durable commits without holding the write lock through `fsync`.
+//!
+//! The writer commits with `synchronous = NORMAL`: SQLite appends the transaction to the WAL
+//! (a `write`, no `fsync`) and releases the write lock at once. Before the store reports the
+//! write as done, [`WalSync::commit_is_durable`] syncs the WAL file, so a write that returned is
+//! on disk exactly as with `synchronous = FULL`. The difference is who waits: the sync runs
+//! outside the write lock, so the next transaction is written meanwhile, and one sync covers every
+//! commit made before it started (group commit across transactions).
+//!
+//! A commit is visible to readers of the database before it is durable, as in any group-commit
+//! design; nothing is acknowledged to a caller before it is. After a crash, a commit that was
+//! never acknowledged may be gone: the notice it recorded as delivered is delivered again (never
+//! lost), an opt-out whose `202` was never sent is sent again by its client.
+//!
+//! If a sync fails, the state of the file on disk is unknown (the kernel may have dropped the
+//! dirty pages and will not report the failure twice), so every later write fails too, until
+//! the store is reopened and SQLite recovers from what is really on disk.
+
+use optout_store::StoreError;
+use std::fs::File;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Syncs the WAL file of one database on behalf of its writer.
+#[derive(Debug, Clone)]
+pub(crate) struct WalSync {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    wal: Arc<File>,
+    /// Commits made through this store so far, numbered from 1.
+    committed: AtomicU64,
+    /// The number of the last commit known to be on disk, or `None` once a sync has failed.
+    synced: tokio::sync::Mutex<Option<u64>>,
+    /// Syncs started so far.
+    syncs: AtomicU64,
+}
+
+impl WalSync {
+    /// Opens the WAL file beside `database` (it exists once a connection has opened the
+    /// database in WAL mode).
+    pub(crate) fn open(database: &Path) -> std::io::Result<Self> {
+        let mut wal = database.as_os_str().to_owned();
+        wal.push("-wal");
+        // Opened for writing because some systems refuse to sync a read-only descriptor; this
+        // descriptor never writes.
+        let wal = std::fs::OpenOptions::new().write(true).open(wal)?;
+        Ok(Self::of_file(wal))
+    }
+
+    fn of_file(wal: File) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                wal: Arc::new(wal),
+                committed: AtomicU64::new(0),
+                synced: tokio::sync::Mutex::new(Some(0)),
+                syncs: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Returns once the commit that just returned on the writer is on disk. Call it after every
+    /// write on the writer connection, before reporting the write as done.
+    pub(crate) async fn commit_is_durable(&self) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        let mine = inner.committed.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut synced = inner.synced.lock().await;
+        let Some(done) = *synced else {
+            return Err(failed());
+        };
+        if done >= mine {
+            return Ok(());
+        }
+        // Every commit numbered up to here has been written to the WAL before its number was
+        // taken, so this sync covers them all: callers queued behind this one return at once.
+        let covered = inner.committed.load(Ordering::SeqCst);
+        let wal = Arc::clone(&inner.wal);
+        inner.syncs.fetch_add(1, Ordering::Relaxed);
+        let outcome = tokio::task::spawn_blocking(move || wal.sync_data())
+            .await
+            .map_err(|error| {
+                StoreError::Backend(format!("WAL sync did not finish: {error}").into())
+            })?;
+        match outcome {
+            Ok(()) => {
+                *synced = Some(covered);
+                Ok(())
+            }
+            Err(error) => {
+                *synced = None;
+                tracing::error!(%error, "syncing the WAL failed; every further write fails");
+                Err(failed())
+            }
+        }
+    }
+}
+
+fn failed() -> StoreError {
+    StoreError::Backend(
+        "syncing the database's WAL to disk failed earlier; restart the service so the \
+         database recovers from what is on disk"
+            .into(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wal_beside_a_database() -> (tempfile::TempDir, WalSync) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let database = dir.path().join("relay.db");
+        std::fs::write(dir.path().join("relay.db-wal"), b"frames").expect("WAL file");
+        let sync = WalSync::open(&database).expect("the WAL file opens");
+        (dir, sync)
+    }
+
+    #[tokio::test]
+    async fn one_sync_covers_the_commits_made_before_it_started() {
+        let (_dir, sync) = wal_beside_a_database();
+        let callers: Vec<_> = (0..64)
+            .map(|_| {
+                let sync = sync.clone();
+                tokio::spawn(async move { sync.commit_is_durable().await })
+            })
+            .collect();
+        for caller in callers {
+            caller
+                .await
+                .expect("caller ran")
+                .expect("commit is durable");
+        }
+        let syncs = sync.inner.syncs.load(Ordering::Relaxed);
+        assert!((1..64).contains(&syncs), "{syncs} syncs for 64 commits");
+        // A commit after them all needs a sync of its own.
+        sync.commit_is_durable().await.expect("durable");
+        assert_eq!(sync.inner.syncs.load(Ordering::Relaxed), syncs + 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_sync_fails_every_later_write() {
+        // A pipe cannot be synced: the sync fails as a failing disk's would.
+        let (reader, _writer) = std::io::pipe().expect("pipe");
+        let sync = WalSync::of_file(File::from(std::os::fd::OwnedFd::from(reader)));
+        assert!(sync.commit_is_durable().await.is_err());
+        let later = sync.commit_is_durable().await.expect_err("poisoned");
+        assert!(later.to_string().contains("restart"), "{later}");
+        assert_eq!(sync.inner.syncs.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_database_without_a_wal_file_is_refused() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        assert!(WalSync::open(&dir.path().join("missing.db")).is_err());
+    }
+}
