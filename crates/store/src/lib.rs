@@ -222,7 +222,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     }
 
     /// Leases due notices of accounts with an active subscription, oldest due first, each with
-    /// the account's secrets as of the request's `now`.
+    /// the account's secrets as of the request's `now`. The lease may return before it is on
+    /// disk: a lease lost in a crash only lets its notices be claimed and delivered again, as
+    /// when an engine crashes after its attempts.
     async fn claim_due_notices(
         &self,
         request: ClaimRequest,
