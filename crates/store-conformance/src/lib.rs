@@ -88,6 +88,7 @@ macro_rules! conformance_tests {
             queue::exhausted_retries_disable_the_subscription_and_hold_the_account_notices,
             queue::pausing_or_deleting_holds_notices_and_resuming_or_resubscribing_releases_them,
             queue::claims_respect_the_limits_and_skip_saturated_accounts,
+            queue::a_claim_spreads_over_accounts_due_at_the_same_instant,
             queue::the_oldest_due_notice_is_claimed_first,
             queue::notices_claimed_at_intake_are_leased_like_claimed_ones,
             rotation::a_replaced_secret_signs_beside_the_new_one_until_its_grace_ends,

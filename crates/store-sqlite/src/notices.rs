@@ -17,9 +17,9 @@ use optout_store::rows;
 
 /// The block reason set when a notice exhausts its retries (spec C2).
 pub(crate) const MAX_RETRIES_EXCEEDED: &str = "Max retries exceeded";
-/// How many due rows a claim looks at per notice it may take, so that capping each account's
-/// share still fills the batch when a few accounts dominate the queue.
-const CLAIM_SCAN_FACTOR: u32 = 2;
+/// Most range scans of the due index in one claim: each after the first starts past an account
+/// that reached its share, so a claim spreads over this many accounts at least.
+const MAX_CLAIM_SCANS: usize = 32;
 
 pub(crate) async fn account_has_active_subscription(
     conn: &mut SqliteConnection,
@@ -72,29 +72,7 @@ pub(crate) async fn claim(
     conn: &mut SqliteConnection,
     request: &ClaimRequest,
 ) -> Result<Vec<ClaimedNotice>, StoreError> {
-    // Two cheap statements instead of one clever one: the due rows are read in order from the
-    // covering index `notices_due`, saturated accounts skipped there, each account's share capped
-    // here, and only the chosen rows updated. (A window function over the scan cost several
-    // times more per claimed notice.)
-    let saturated: Vec<&str> = request
-        .saturated_accounts
-        .iter()
-        .map(AccountId::as_str)
-        .collect();
-    let candidates: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT rowid, account_id FROM notices
-         WHERE state = 'pending' AND next_attempt_at <= ?1
-           AND account_id NOT IN (SELECT value FROM json_each(?2))
-         ORDER BY next_attempt_at
-         LIMIT ?3",
-    )
-    .bind(to_millis(request.now))
-    .bind(serde_json::to_string(&saturated).map_err(StoreError::backend)?)
-    .bind(i64::from(request.limit.saturating_mul(CLAIM_SCAN_FACTOR)))
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(map_err)?;
-    let chosen = choose_fairly(&candidates, request);
+    let chosen = choose_due(conn, request).await?;
     if chosen.is_empty() {
         return Ok(Vec::new());
     }
@@ -154,22 +132,81 @@ pub(crate) async fn claim(
     Ok(notices)
 }
 
-/// The rows to claim among the due `candidates` (in due order, saturated accounts already left
-/// out): at most `per_account_limit` of any account, at most `limit` in all.
-fn choose_fairly(candidates: &[(i64, String)], request: &ClaimRequest) -> Vec<i64> {
-    let mut taken: HashMap<&str, u32> = HashMap::new();
-    let mut chosen = Vec::with_capacity(request.limit as usize);
-    for (rowid, account) in candidates {
-        if chosen.len() >= request.limit as usize {
+/// The rows to claim: due notices in due order, at most `per_account_limit` of any account and
+/// at most `limit` in all, saturated accounts left out.
+///
+/// Read from the covering index `notices_due` (due instant, then account) in a few short range
+/// scans rather than one long one: when an account reaches its share, the next scan starts just
+/// past that account's rows of the same instant and leaves the account out. A backlog released
+/// at one instant (a subscription resumed) sorts account by account, so one scan would see a
+/// single account's rows and a claim would take only its share. (A window function over the
+/// scan cost several times more per claimed notice.)
+async fn choose_due(
+    conn: &mut SqliteConnection,
+    request: &ClaimRequest,
+) -> Result<Vec<i64>, StoreError> {
+    let limit = request.limit as usize;
+    let mut left_out: Vec<String> = request
+        .saturated_accounts
+        .iter()
+        .map(|account| account.as_str().to_owned())
+        .collect();
+    let mut taken: HashMap<String, u32> = HashMap::new();
+    let mut chosen = Vec::with_capacity(limit);
+    let mut after = (i64::MIN, String::new());
+    for _ in 0..MAX_CLAIM_SCANS {
+        let wanted = limit - chosen.len();
+        if wanted == 0 {
             break;
         }
-        let count = taken.entry(account.as_str()).or_insert(0);
-        if *count < request.per_account_limit {
+        let rows = due_rows(conn, request.now, &left_out, &after, wanted).await?;
+        let mut full_account = None;
+        for (rowid, account, due) in rows {
+            let count = taken.entry(account.clone()).or_insert(0);
+            if *count >= request.per_account_limit {
+                full_account = Some((due, account));
+                break;
+            }
             *count += 1;
-            chosen.push(*rowid);
+            chosen.push(rowid);
+        }
+        match full_account {
+            Some((due, account)) => {
+                left_out.push(account.clone());
+                after = (due, account);
+            }
+            // Every row taken: the claim is full, or nothing more is due.
+            None => break,
         }
     }
-    chosen
+    Ok(chosen)
+}
+
+/// Up to `limit` due rows (rowid, account, due instant) in the order of `notices_due`, after the
+/// rows of `after` (a due instant and an account), leaving out `left_out`.
+async fn due_rows(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    left_out: &[String],
+    after: &(i64, String),
+    limit: usize,
+) -> Result<Vec<(i64, String, i64)>, StoreError> {
+    sqlx::query_as(
+        "SELECT rowid, account_id, next_attempt_at FROM notices
+         WHERE state = 'pending' AND next_attempt_at <= ?1
+           AND (next_attempt_at, account_id) > (?2, ?3)
+           AND account_id NOT IN (SELECT value FROM json_each(?4))
+         ORDER BY next_attempt_at, account_id
+         LIMIT ?5",
+    )
+    .bind(to_millis(now))
+    .bind(after.0)
+    .bind(after.1.as_str())
+    .bind(serde_json::to_string(left_out).map_err(StoreError::backend)?)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(conn)
+    .await
+    .map_err(map_err)
 }
 
 /// The active subscription and secrets as of `now` of each of `accounts` that has one, and

@@ -411,6 +411,44 @@ pub async fn claims_respect_the_limits_and_skip_saturated_accounts(store: Arc<dy
     assert!(claim(&*store, at(1)).await.is_empty());
 }
 
+/// Notices of several accounts that fell due at the same instant are claimed together, each
+/// account up to its share, however many notices one account has queued before the others.
+pub async fn a_claim_spreads_over_accounts_due_at_the_same_instant(store: Arc<dyn Store>) {
+    let mut accounts = Vec::new();
+    for _ in 0..4 {
+        accounts.push(subscribed_account(&*store).await.account);
+    }
+    let contacts: Vec<String> = (0..12).map(|n| format!("c{n}")).collect();
+    for account in &accounts {
+        for contact in &contacts {
+            expose(&*store, account, contact, vec![email("a@x.io")]).await;
+        }
+    }
+    let opt_outs = contacts
+        .iter()
+        .map(|contact| opt_out(contact, None))
+        .collect();
+    record_opt_outs(&*store, opt_outs, at(1)).await;
+
+    let claimed = store
+        .claim_due_notices(ClaimRequest {
+            limit: 8,
+            per_account_limit: 2,
+            saturated_accounts: Vec::new(),
+            ..claim_request(at(1), 60)
+        })
+        .await
+        .expect("claim");
+    let mut per_account: HashMap<&str, usize> = HashMap::new();
+    for notice in &claimed {
+        *per_account.entry(notice.account_id.as_str()).or_default() += 1;
+    }
+    assert_eq!(claimed.len(), 8, "the claim is filled: {per_account:?}");
+    for account in &accounts {
+        assert_eq!(per_account.get(account.as_str()), Some(&2), "{account}");
+    }
+}
+
 /// Notices claimed as their opt-out is recorded are leased exactly like claimed ones: within the
 /// intake claim's limits, never claimable from the queue while the lease lasts, due again when it
 /// ends, and fenced by their token. Every other notice waits in the queue. (A store that claims
