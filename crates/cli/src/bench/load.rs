@@ -208,6 +208,21 @@ pub async fn raw_limit(
         .tcp_nodelay(true)
         .build()?;
     let body = bytes::Bytes::from(vec![b'x'; body_bytes]);
+    // One untimed POST per connection first, so the timed ones run on open connections, as
+    // the engine's do once it is running.
+    let mut warm_up = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let post = client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send();
+        warm_up.spawn(post);
+    }
+    while let Some(response) = warm_up.join_next().await {
+        let response = response.context("raw task panicked")??;
+        anyhow::ensure!(response.status().is_success(), "raw POST failed");
+    }
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(concurrency);

@@ -128,6 +128,16 @@ async fn measure(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Report> {
     let (receiver, arrivals) = receiver::spawn(shutdown.clone()).await?;
+    // Measured before the service starts, so nothing of it (background checkpoints of the
+    // seeding, say) runs meanwhile.
+    eprintln!("raw limit: {} POSTs without the relay...", args.opt_outs);
+    let raw_per_s = load::raw_limit(
+        &format!("http://{receiver}/raw"),
+        args.opt_outs,
+        NOTICE_BODY_BYTES,
+        args.delivery_concurrency as usize,
+    )
+    .await?;
 
     // The extra nodes get the keys through their environment, never on a command line.
     let master_keys = match &args.master_key.master_key {
@@ -168,15 +178,6 @@ async fn measure(
     let contacts = Contacts::plan(args);
     let hook = format!("http://{receiver}/hook");
     let seeded = seed(args, store.as_ref(), &keyring, &contacts, &hook).await?;
-
-    eprintln!("raw limit: {} POSTs without the relay...", args.opt_outs);
-    let raw_per_s = load::raw_limit(
-        &format!("http://{receiver}/raw"),
-        args.opt_outs,
-        NOTICE_BODY_BYTES,
-        args.delivery_concurrency as usize,
-    )
-    .await?;
 
     let operator = OperatorClient::new(&api, BENCH_ADMIN_TOKEN)?;
     let mut expected = 0;
