@@ -87,6 +87,7 @@ macro_rules! conformance_tests {
             queue::a_failed_attempt_is_retried_at_the_scheduled_time,
             queue::exhausted_retries_disable_the_subscription_and_hold_the_account_notices,
             queue::pausing_or_deleting_holds_notices_and_resuming_or_resubscribing_releases_them,
+            queue::pausing_during_an_attempt_leaves_the_notice_to_its_lease,
             queue::claims_respect_the_limits_and_skip_saturated_accounts,
             queue::a_claim_spreads_over_accounts_due_at_the_same_instant,
             queue::the_oldest_due_notice_is_claimed_first,

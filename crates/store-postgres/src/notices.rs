@@ -23,13 +23,17 @@ pub(crate) const MAX_RETRIES_EXCEEDED: &str = "Max retries exceeded";
 const CLAIM_SCAN_FACTOR: u32 = 4;
 
 /// Holds every queued notice of the accounts (their subscription is gone or inactive). The
-/// caller holds the accounts' row locks.
+/// caller holds the accounts' row locks. A notice under a lease is left to it: its attempt may
+/// be under way, and releasing it from `waiting` would let it be claimed and delivered a second
+/// time. Its outcome, or the claim after its lease ends, holds it if the account still has no
+/// subscription then.
 pub(crate) async fn hold_accounts(
     conn: &mut PgConnection,
     accounts: &[&str],
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE notices SET state = 'waiting' WHERE account_id = ANY($1) AND state = 'pending'",
+        "UPDATE notices SET state = 'waiting'
+         WHERE account_id = ANY($1) AND state = 'pending' AND lease_until IS NULL",
     )
     .bind(accounts)
     .execute(conn)

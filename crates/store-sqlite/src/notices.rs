@@ -34,16 +34,22 @@ pub(crate) async fn account_has_active_subscription(
     Ok(found.is_some())
 }
 
-/// Holds every queued notice of the account (its subscription is gone or inactive).
+/// Holds every queued notice of the account (its subscription is gone or inactive). A notice
+/// under a lease is left to it: its attempt may be under way, and releasing it from `waiting`
+/// would let it be claimed and delivered a second time. Its outcome, or the claim after its
+/// lease ends, holds it if the account still has no subscription then.
 pub(crate) async fn hold_account(
     conn: &mut SqliteConnection,
     account_id: &AccountId,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE notices SET state = 'waiting' WHERE account_id = ?1 AND state = 'pending'")
-        .bind(account_id.as_str())
-        .execute(conn)
-        .await
-        .map_err(map_err)?;
+    sqlx::query(
+        "UPDATE notices SET state = 'waiting'
+         WHERE account_id = ?1 AND state = 'pending' AND lease_until IS NULL",
+    )
+    .bind(account_id.as_str())
+    .execute(conn)
+    .await
+    .map_err(map_err)?;
     Ok(())
 }
 

@@ -357,6 +357,37 @@ pub async fn pausing_or_deleting_holds_notices_and_resuming_or_resubscribing_rel
     }
 }
 
+/// A notice whose attempt is under way when the subscription is paused stays under its lease:
+/// resuming at once does not make it claimable while the attempt may still run (it would be
+/// delivered twice), and the attempt's outcome is recorded as usual.
+pub async fn pausing_during_an_attempt_leaves_the_notice_to_its_lease(store: Arc<dyn Store>) {
+    let subscribed = subscribed_account(&*store).await;
+    let account = &subscribed.account;
+    let id = subscribed.subscription.id;
+    expose(&*store, account, "c1", vec![email("a@x.io")]).await;
+    let opt_out_id = record_opt_outs(&*store, vec![opt_out("c1", None)], at(1)).await[0].opt_out_id;
+    let in_flight = claim_one(&*store, at(1)).await;
+
+    for (is_active, seconds) in [(false, 2), (true, 3)] {
+        store
+            .update_subscription(account, id, changes(Some(is_active), seconds))
+            .await
+            .expect("update")
+            .expect("found");
+    }
+    assert!(
+        claim(&*store, at(4)).await.is_empty(),
+        "the notice under lease is not claimed again"
+    );
+    let delivered = outcome(&in_flight, at(4), NoticeDisposition::Delivered);
+    assert_eq!(record(&*store, &[delivered]).await, 1);
+    assert_eq!(
+        recipient(&*store, opt_out_id, 5).await.status,
+        NoticeStatus::Delivered
+    );
+    assert!(claim(&*store, at(120)).await.is_empty());
+}
+
 /// A claim takes at most `limit` notices, at most `per_account_limit` of any one account, and
 /// none of a saturated account.
 pub async fn claims_respect_the_limits_and_skip_saturated_accounts(store: Arc<dyn Store>) {
