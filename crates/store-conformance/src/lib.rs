@@ -90,6 +90,7 @@ macro_rules! conformance_tests {
             queue::pausing_during_an_attempt_leaves_the_notice_to_its_lease,
             queue::claims_respect_the_limits_and_skip_saturated_accounts,
             queue::a_claim_spreads_over_accounts_due_at_the_same_instant,
+            queue::claims_pass_over_a_saturated_backlog_and_take_each_notice_once,
             queue::the_oldest_due_notice_is_claimed_first,
             queue::notices_claimed_at_intake_are_leased_like_claimed_ones,
             rotation::a_replaced_secret_signs_beside_the_new_one_until_its_grace_ends,

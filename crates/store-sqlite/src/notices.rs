@@ -17,9 +17,13 @@ use optout_store::rows;
 
 /// The block reason set when a notice exhausts its retries (spec C2).
 pub(crate) const MAX_RETRIES_EXCEEDED: &str = "Max retries exceeded";
-/// Most range scans of the due index in one claim: each after the first starts past an account
-/// that reached its share, so a claim spreads over this many accounts at least.
-const MAX_CLAIM_SCANS: usize = 32;
+/// Most pages of the due index one claim reads.
+const MAX_CLAIM_SCANS: usize = 64;
+/// Rows of the due index read at a time by a claim.
+const CLAIM_PAGE_ROWS: usize = 128;
+/// How many rows of left-out accounts one page passes over before the next page seeks past
+/// them.
+const CLAIM_SKIP_ALLOWANCE: usize = 16;
 
 pub(crate) async fn account_has_active_subscription(
     conn: &mut SqliteConnection,
@@ -141,78 +145,108 @@ pub(crate) async fn claim(
 /// The rows to claim: due notices in due order, at most `per_account_limit` of any account and
 /// at most `limit` in all, saturated accounts left out.
 ///
-/// Read from the covering index `notices_due` (due instant, then account) in a few short range
-/// scans rather than one long one: when an account reaches its share, the next scan starts just
-/// past that account's rows of the same instant and leaves the account out. A backlog released
-/// at one instant (a subscription resumed) sorts account by account, so one scan would see a
-/// single account's rows and a claim would take only its share. (A window function over the
-/// scan cost several times more per claimed notice.)
+/// Read from the covering index `notices_due` (due instant, then account, then rowid) a page at a
+/// time. Rows of an account left out (saturated, or at its share in this claim) are passed
+/// over; once a page has passed over [`CLAIM_SKIP_ALLOWANCE`] of them, the next page starts past
+/// the rows of that account and instant in one seek. A backlog released at one instant (a
+/// subscription resumed) sorts account by account, so a saturated account's whole backlog costs
+/// a few rows and one seek instead of being read row by row, and a claim still spreads over the
+/// other accounts. (A window function over the scan cost several times more per claimed notice.)
 async fn choose_due(
     conn: &mut SqliteConnection,
     request: &ClaimRequest,
 ) -> Result<Vec<i64>, StoreError> {
     let limit = request.limit as usize;
-    let mut left_out: Vec<String> = request
+    let mut left_out: HashSet<String> = request
         .saturated_accounts
         .iter()
         .map(|account| account.as_str().to_owned())
         .collect();
     let mut taken: HashMap<String, u32> = HashMap::new();
     let mut chosen = Vec::with_capacity(limit);
-    let mut after = (i64::MIN, String::new());
+    let mut from = ScanFrom::PastGroup(i64::MIN, String::new());
     for _ in 0..MAX_CLAIM_SCANS {
-        let wanted = limit - chosen.len();
-        if wanted == 0 {
+        if chosen.len() == limit {
             break;
         }
-        let rows = due_rows(conn, request.now, &left_out, &after, wanted).await?;
-        let mut full_account = None;
-        for (rowid, account, due) in rows {
-            let count = taken.entry(account.clone()).or_insert(0);
-            if *count >= request.per_account_limit {
-                full_account = Some((due, account));
+        let page = due_rows(conn, request.now, &from).await?;
+        let read_all = page.len() < CLAIM_PAGE_ROWS;
+        let mut passed_over = 0;
+        let mut seek = false;
+        for (rowid, account, due) in page {
+            if chosen.len() == limit {
                 break;
             }
-            *count += 1;
-            chosen.push(rowid);
-        }
-        match full_account {
-            Some((due, account)) => {
-                left_out.push(account.clone());
-                after = (due, account);
+            if !left_out.contains(&account) {
+                let count = taken.entry(account.clone()).or_insert(0);
+                if *count < request.per_account_limit {
+                    *count += 1;
+                    chosen.push(rowid);
+                    from = ScanFrom::AfterRow(due, account, rowid);
+                    continue;
+                }
+                left_out.insert(account.clone());
             }
-            // Every row taken: the claim is full, or nothing more is due.
-            None => break,
+            passed_over += 1;
+            if passed_over > CLAIM_SKIP_ALLOWANCE {
+                from = ScanFrom::PastGroup(due, account);
+                seek = true;
+                break;
+            }
+            from = ScanFrom::AfterRow(due, account, rowid);
+        }
+        if read_all && !seek {
+            break;
         }
     }
     Ok(chosen)
 }
 
-/// Up to `limit` due rows (rowid, account, due instant) in the order of `notices_due`, after the
-/// rows of `after` (a due instant and an account), leaving out `left_out`.
+/// Where a page of the due index starts.
+enum ScanFrom {
+    /// Just after this row (due instant, account, rowid).
+    AfterRow(i64, String, i64),
+    /// Past every row of this due instant and account.
+    PastGroup(i64, String),
+}
+
+/// A page of due rows (rowid, account, due instant) in the order of `notices_due`.
 async fn due_rows(
     conn: &mut SqliteConnection,
     now: DateTime<Utc>,
-    left_out: &[String],
-    after: &(i64, String),
-    limit: usize,
+    from: &ScanFrom,
 ) -> Result<Vec<(i64, String, i64)>, StoreError> {
-    sqlx::query_as(
+    // `state` is constant in the partial index; naming it in the row value lets SQLite seek on
+    // the index's columns in order.
+    let (after, due, account, rowid) = match from {
+        ScanFrom::AfterRow(due, account, rowid) => (
+            "(next_attempt_at, account_id, state, rowid) > (?2, ?3, 'pending', ?4)",
+            *due,
+            account,
+            *rowid,
+        ),
+        ScanFrom::PastGroup(due, account) => (
+            "(next_attempt_at, account_id) > (?2, ?3) AND ?4 IS NOT NULL",
+            *due,
+            account,
+            0,
+        ),
+    };
+    let sql = format!(
         "SELECT rowid, account_id, next_attempt_at FROM notices
-         WHERE state = 'pending' AND next_attempt_at <= ?1
-           AND (next_attempt_at, account_id) > (?2, ?3)
-           AND account_id NOT IN (SELECT value FROM json_each(?4))
+         WHERE state = 'pending' AND next_attempt_at <= ?1 AND {after}
          ORDER BY next_attempt_at, account_id
-         LIMIT ?5",
-    )
-    .bind(to_millis(now))
-    .bind(after.0)
-    .bind(after.1.as_str())
-    .bind(serde_json::to_string(left_out).map_err(StoreError::backend)?)
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-    .fetch_all(conn)
-    .await
-    .map_err(map_err)
+         LIMIT ?5"
+    );
+    sqlx::query_as(&sql)
+        .bind(to_millis(now))
+        .bind(due)
+        .bind(account.as_str())
+        .bind(rowid)
+        .bind(i64::try_from(CLAIM_PAGE_ROWS).unwrap_or(i64::MAX))
+        .fetch_all(conn)
+        .await
+        .map_err(map_err)
 }
 
 /// The active subscription and secrets as of `now` of each of `accounts` that has one, and

@@ -480,6 +480,66 @@ pub async fn a_claim_spreads_over_accounts_due_at_the_same_instant(store: Arc<dy
     }
 }
 
+/// A claim passes over a saturated account's long backlog to the other accounts' notices of the
+/// same instant, and successive claims take every notice exactly once.
+pub async fn claims_pass_over_a_saturated_backlog_and_take_each_notice_once(store: Arc<dyn Store>) {
+    let mut accounts = Vec::new();
+    for _ in 0..3 {
+        accounts.push(subscribed_account(&*store).await.account);
+    }
+    let contacts: Vec<String> = (0..200).map(|n| format!("c{n}")).collect();
+    for account in &accounts {
+        for contact in &contacts {
+            expose(&*store, account, contact, vec![email("a@x.io")]).await;
+        }
+    }
+    let opt_outs = contacts
+        .iter()
+        .map(|contact| opt_out(contact, None))
+        .collect();
+    record_opt_outs(&*store, opt_outs, at(1)).await;
+
+    let mut seen = std::collections::HashSet::new();
+    let passed_over = store
+        .claim_due_notices(ClaimRequest {
+            limit: 60,
+            per_account_limit: 30,
+            saturated_accounts: vec![accounts[0].clone()],
+            ..claim_request(at(1), 60)
+        })
+        .await
+        .expect("claim");
+    assert_eq!(passed_over.len(), 60);
+    for notice in &passed_over {
+        assert_ne!(
+            notice.account_id, accounts[0],
+            "the saturated account is passed over"
+        );
+        assert!(seen.insert(notice.notice_id));
+    }
+    loop {
+        let claimed = store
+            .claim_due_notices(ClaimRequest {
+                limit: 150,
+                per_account_limit: 150,
+                ..claim_request(at(1), 60)
+            })
+            .await
+            .expect("claim");
+        if claimed.is_empty() {
+            break;
+        }
+        for notice in &claimed {
+            assert!(
+                seen.insert(notice.notice_id),
+                "claimed twice: {}",
+                notice.notice_id
+            );
+        }
+    }
+    assert_eq!(seen.len(), 600, "every notice is claimed once");
+}
+
 /// Notices claimed as their opt-out is recorded are leased exactly like claimed ones: within the
 /// intake claim's limits, never claimable from the queue while the lease lasts, due again when it
 /// ends, and fenced by their token. Every other notice waits in the queue. (A store that claims
