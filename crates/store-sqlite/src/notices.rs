@@ -46,9 +46,11 @@ pub(crate) async fn hold_account(
     conn: &mut SqliteConnection,
     account_id: &AccountId,
 ) -> Result<(), StoreError> {
+    // `state <> 'delivered'` lets SQLite use the partial index `notices_by_account`.
     sqlx::query(
         "UPDATE notices SET state = 'waiting'
-         WHERE account_id = ?1 AND state = 'pending' AND lease_until IS NULL",
+         WHERE account_id = ?1 AND state <> 'delivered' AND state = 'pending'
+           AND lease_until IS NULL",
     )
     .bind(account_id.as_str())
     .execute(conn)
@@ -63,9 +65,10 @@ pub(crate) async fn release_account(
     account_id: &AccountId,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    // `state <> 'delivered'` lets SQLite use the partial index `notices_by_account`.
     sqlx::query(
         "UPDATE notices SET state = 'pending', attempts = 0, next_attempt_at = ?2
-         WHERE account_id = ?1 AND state = 'waiting'",
+         WHERE account_id = ?1 AND state <> 'delivered' AND state = 'waiting'",
     )
     .bind(account_id.as_str())
     .bind(to_millis(now))
