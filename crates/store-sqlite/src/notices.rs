@@ -19,11 +19,14 @@ use optout_store::rows;
 pub(crate) const MAX_RETRIES_EXCEEDED: &str = "Max retries exceeded";
 /// Most pages of the due index one claim reads.
 const MAX_CLAIM_SCANS: usize = 64;
-/// Rows of the due index read at a time by a claim.
-const CLAIM_PAGE_ROWS: usize = 128;
+/// Rows of the due index read by a claim's first page, and by the first page after a seek. Each
+/// page that needs no seek reads twice as many as the one before, up to [`CLAIM_MAX_PAGE_ROWS`].
+const CLAIM_FIRST_PAGE_ROWS: usize = 32;
+/// Rows of the due index read at most at a time by a claim.
+const CLAIM_MAX_PAGE_ROWS: usize = 256;
 /// How many rows of left-out accounts one page passes over before the next page seeks past
 /// them.
-const CLAIM_SKIP_ALLOWANCE: usize = 16;
+const CLAIM_SKIP_ALLOWANCE: usize = 8;
 
 pub(crate) async fn account_has_active_subscription(
     conn: &mut SqliteConnection,
@@ -149,7 +152,7 @@ pub(crate) async fn claim(
 /// at most `limit` in all, saturated accounts left out.
 ///
 /// Read from the covering index `notices_due` (due instant, then account, then rowid) a page at a
-/// time. Rows of an account left out (saturated, or at its share in this claim) are passed
+/// time, pages growing while no seek is needed. Rows of an account left out (saturated, or at its share in this claim) are passed
 /// over; once a page has passed over [`CLAIM_SKIP_ALLOWANCE`] of them, the next page starts past
 /// the rows of that account and instant in one seek. A backlog released at one instant (a
 /// subscription resumed) sorts account by account, so a saturated account's whole backlog costs
@@ -168,12 +171,13 @@ async fn choose_due(
     let mut taken: HashMap<String, u32> = HashMap::new();
     let mut chosen = Vec::with_capacity(limit);
     let mut from = ScanFrom::PastGroup(i64::MIN, String::new());
+    let mut page_rows = CLAIM_FIRST_PAGE_ROWS;
     for _ in 0..MAX_CLAIM_SCANS {
         if chosen.len() == limit {
             break;
         }
-        let page = due_rows(conn, request.now, &from).await?;
-        let read_all = page.len() < CLAIM_PAGE_ROWS;
+        let page = due_rows(conn, request.now, &from, page_rows).await?;
+        let read_all = page.len() < page_rows;
         let mut passed_over = 0;
         let mut seek = false;
         for (rowid, account, due) in page {
@@ -201,6 +205,12 @@ async fn choose_due(
         if read_all && !seek {
             break;
         }
+        // Just after a seek the next rows may well be passed over too: read few of them.
+        page_rows = if seek {
+            CLAIM_FIRST_PAGE_ROWS
+        } else {
+            (page_rows * 2).min(CLAIM_MAX_PAGE_ROWS)
+        };
     }
     Ok(chosen)
 }
@@ -213,40 +223,49 @@ enum ScanFrom {
     PastGroup(i64, String),
 }
 
-/// A page of due rows (rowid, account, due instant) in the order of `notices_due`.
+/// A page of up to `limit` due rows (rowid, account, due instant) in the order of `notices_due`.
+///
+/// SQLite does not seek on a row-value comparison such as `(next_attempt_at, account_id) > (?, ?)`:
+/// it starts at the first row of that instant and account and steps over the rest of them. So
+/// the page is the union of ranges that each start with a seek: the rest of the row's own
+/// instant and account (after a row), later accounts of the same instant, then later instants.
 async fn due_rows(
     conn: &mut SqliteConnection,
     now: DateTime<Utc>,
     from: &ScanFrom,
+    limit: usize,
 ) -> Result<Vec<(i64, String, i64)>, StoreError> {
-    // `state` is constant in the partial index; naming it in the row value lets SQLite seek on
-    // the index's columns in order.
-    let (after, due, account, rowid) = match from {
-        ScanFrom::AfterRow(due, account, rowid) => (
-            "(next_attempt_at, account_id, state, rowid) > (?2, ?3, 'pending', ?4)",
-            *due,
-            account,
-            *rowid,
-        ),
-        ScanFrom::PastGroup(due, account) => (
-            "(next_attempt_at, account_id) > (?2, ?3) AND ?4 IS NOT NULL",
-            *due,
-            account,
-            0,
-        ),
+    const ROWS: &str = "SELECT rowid AS row_id, account_id, next_attempt_at FROM notices
+                        WHERE state = 'pending' AND";
+    let (due, account, rowid) = match from {
+        ScanFrom::AfterRow(due, account, rowid) => (*due, account, Some(*rowid)),
+        ScanFrom::PastGroup(due, account) => (*due, account, None),
     };
+    let mut ranges = Vec::with_capacity(3);
+    if rowid.is_some() {
+        ranges.push(format!(
+            "SELECT * FROM ({ROWS} next_attempt_at = ?2 AND account_id = ?3 AND rowid > ?4
+                            ORDER BY rowid LIMIT ?5)"
+        ));
+    }
+    ranges.push(format!(
+        "SELECT * FROM ({ROWS} next_attempt_at = ?2 AND account_id > ?3
+                        ORDER BY account_id LIMIT ?5)"
+    ));
+    ranges.push(format!(
+        "SELECT * FROM ({ROWS} next_attempt_at > ?2 AND next_attempt_at <= ?1
+                        ORDER BY next_attempt_at, account_id LIMIT ?5)"
+    ));
     let sql = format!(
-        "SELECT rowid, account_id, next_attempt_at FROM notices
-         WHERE state = 'pending' AND next_attempt_at <= ?1 AND {after}
-         ORDER BY next_attempt_at, account_id
-         LIMIT ?5"
+        "{} ORDER BY next_attempt_at, account_id, row_id LIMIT ?5",
+        ranges.join(" UNION ALL ")
     );
     sqlx::query_as(&sql)
         .bind(to_millis(now))
         .bind(due)
         .bind(account.as_str())
         .bind(rowid)
-        .bind(i64::try_from(CLAIM_PAGE_ROWS).unwrap_or(i64::MAX))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(conn)
         .await
         .map_err(map_err)
