@@ -88,6 +88,7 @@ macro_rules! conformance_tests {
             queue::exhausted_retries_disable_the_subscription_and_hold_the_account_notices,
             queue::pausing_or_deleting_holds_notices_and_resuming_or_resubscribing_releases_them,
             queue::pausing_during_an_attempt_leaves_the_notice_to_its_lease,
+            queue::exhaustion_leaves_a_notice_in_flight_to_its_lease,
             queue::claims_respect_the_limits_and_skip_saturated_accounts,
             queue::a_claim_spreads_over_accounts_due_at_the_same_instant,
             queue::claims_pass_over_a_saturated_backlog_and_take_each_notice_once,

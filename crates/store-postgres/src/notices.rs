@@ -371,8 +371,9 @@ async fn disable_subscriptions(
     .await
     .map_err(map_err)?;
     sqlx::query(
+        // Notices under a lease are left to it, as `hold_accounts` leaves them.
         "UPDATE notices SET state = 'waiting'
-         WHERE account_id = ANY($1) AND state = 'pending'
+         WHERE account_id = ANY($1) AND state = 'pending' AND lease_until IS NULL
            AND NOT EXISTS (SELECT 1 FROM subscriptions s
                            WHERE s.account_id = notices.account_id AND s.is_active)",
     )

@@ -388,6 +388,38 @@ pub async fn pausing_during_an_attempt_leaves_the_notice_to_its_lease(store: Arc
     assert!(claim(&*store, at(120)).await.is_empty());
 }
 
+/// When retries run out for one notice while another of the same account is being delivered,
+/// the one in flight stays under its lease: enabling the subscription again at once releases the
+/// exhausted notice but does not let the one in flight be claimed a second time.
+pub async fn exhaustion_leaves_a_notice_in_flight_to_its_lease(store: Arc<dyn Store>) {
+    let subscribed = subscribed_account(&*store).await;
+    let account = &subscribed.account;
+    expose(&*store, account, "c1", vec![email("a@x.io")]).await;
+    expose(&*store, account, "c2", vec![email("b@x.io")]).await;
+    record_opt_outs(
+        &*store,
+        vec![opt_out("c1", None), opt_out("c2", None)],
+        at(1),
+    )
+    .await;
+    let claimed = claim(&*store, at(1)).await;
+    assert_eq!(claimed.len(), 2);
+    let (exhausted, in_flight) = (&claimed[0], &claimed[1]);
+    let gave_up = outcome(exhausted, at(2), NoticeDisposition::Exhausted);
+    assert_eq!(record(&*store, &[gave_up]).await, 1);
+
+    store
+        .update_subscription(account, subscribed.subscription.id, changes(Some(true), 3))
+        .await
+        .expect("update")
+        .expect("found");
+    let released = claim(&*store, at(4)).await;
+    assert_eq!(released.len(), 1, "only the exhausted notice is released");
+    assert_eq!(released[0].notice_id, exhausted.notice_id);
+    let delivered = outcome(in_flight, at(4), NoticeDisposition::Delivered);
+    assert_eq!(record(&*store, &[delivered]).await, 1);
+}
+
 /// A claim takes at most `limit` notices, at most `per_account_limit` of any one account, and
 /// none of a saturated account.
 pub async fn claims_respect_the_limits_and_skip_saturated_accounts(store: Arc<dyn Store>) {
