@@ -20,7 +20,7 @@
 use optout_store::StoreError;
 use std::fs::File;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Syncs the WAL file of one database on behalf of its writer.
@@ -31,13 +31,33 @@ pub(crate) struct WalSync {
 
 #[derive(Debug)]
 struct Inner {
-    wal: Arc<File>,
+    wal: File,
     /// Commits made through this store so far, numbered from 1.
     committed: AtomicU64,
-    /// The number of the last commit known to be on disk, or `None` once a sync has failed.
-    synced: tokio::sync::Mutex<Option<u64>>,
+    /// The number of the last commit known to be on disk.
+    synced: AtomicU64,
+    /// Set for good once a sync has failed (or its outcome is unknown).
+    failed: AtomicBool,
+    /// Lets one sync run at a time, so that callers queued behind it share the next one.
+    turn: tokio::sync::Mutex<()>,
     /// Syncs started so far.
     syncs: AtomicU64,
+}
+
+impl Inner {
+    /// Syncs the WAL, covering every commit numbered up to `covered`, and records the outcome
+    /// here rather than in the caller, which may be gone by then.
+    fn sync(&self, covered: u64) {
+        match self.wal.sync_data() {
+            Ok(()) => {
+                self.synced.fetch_max(covered, Ordering::SeqCst);
+            }
+            Err(error) => {
+                self.failed.store(true, Ordering::SeqCst);
+                tracing::error!(%error, "syncing the WAL failed; every further write fails");
+            }
+        }
+    }
 }
 
 impl WalSync {
@@ -55,12 +75,23 @@ impl WalSync {
     fn of_file(wal: File) -> Self {
         Self {
             inner: Arc::new(Inner {
-                wal: Arc::new(wal),
+                wal,
                 committed: AtomicU64::new(0),
-                synced: tokio::sync::Mutex::new(Some(0)),
+                synced: AtomicU64::new(0),
+                failed: AtomicBool::new(false),
+                turn: tokio::sync::Mutex::new(()),
                 syncs: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// Fails once a sync has failed: nothing may be written after that, as it could be
+    /// acknowledged while earlier commits are not on disk. Check it before every write.
+    pub(crate) fn check(&self) -> Result<(), StoreError> {
+        if self.inner.failed.load(Ordering::SeqCst) {
+            return Err(failed());
+        }
+        Ok(())
     }
 
     /// Returns once the commit that just returned on the writer is on disk. Call it after every
@@ -68,33 +99,28 @@ impl WalSync {
     pub(crate) async fn commit_is_durable(&self) -> Result<(), StoreError> {
         let inner = &self.inner;
         let mine = inner.committed.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut synced = inner.synced.lock().await;
-        let Some(done) = *synced else {
-            return Err(failed());
-        };
-        if done >= mine {
+        let _turn = inner.turn.lock().await;
+        self.check()?;
+        if inner.synced.load(Ordering::SeqCst) >= mine {
             return Ok(());
         }
         // Every commit numbered up to here has been written to the WAL before its number was
         // taken, so this sync covers them all: callers queued behind this one return at once.
         let covered = inner.committed.load(Ordering::SeqCst);
-        let wal = Arc::clone(&inner.wal);
         inner.syncs.fetch_add(1, Ordering::Relaxed);
-        let outcome = tokio::task::spawn_blocking(move || wal.sync_data())
+        let syncing = Arc::clone(inner);
+        if tokio::task::spawn_blocking(move || syncing.sync(covered))
             .await
-            .map_err(|error| {
-                StoreError::Backend(format!("WAL sync did not finish: {error}").into())
-            })?;
-        match outcome {
-            Ok(()) => {
-                *synced = Some(covered);
-                Ok(())
-            }
-            Err(error) => {
-                *synced = None;
-                tracing::error!(%error, "syncing the WAL failed; every further write fails");
-                Err(failed())
-            }
+            .is_err()
+        {
+            // It panicked or never ran: whether the WAL is on disk is unknown.
+            inner.failed.store(true, Ordering::SeqCst);
+        }
+        self.check()?;
+        if inner.synced.load(Ordering::SeqCst) >= mine {
+            Ok(())
+        } else {
+            Err(failed())
         }
     }
 }

@@ -217,6 +217,7 @@ impl SqliteStore {
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>, StoreError> {
+        self.wal_sync.check()?;
         self.writer
             .begin_with("BEGIN IMMEDIATE")
             .await
@@ -256,6 +257,7 @@ impl Store for SqliteStore {
         key_id: ApiKeyId,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        self.wal_sync.check()?;
         let revoked = accounts::revoke_api_key(&self.writer, key_id, at).await?;
         self.wal_sync.commit_is_durable().await?;
         Ok(revoked)
@@ -311,6 +313,7 @@ impl Store for SqliteStore {
     }
 
     async fn record_resealed_secrets(&self, reseals: &[Reseal]) -> Result<usize, StoreError> {
+        self.wal_sync.check()?;
         let mut conn = self.writer.acquire().await.map_err(map_err)?;
         // While resealing, freed space is zeroed, so the replaced text (plain text, after an
         // upgrade) does not linger in the database file; then the WAL, which holds the pages as
@@ -543,6 +546,7 @@ impl Store for SqliteStore {
         if purges.is_empty() {
             return Ok(0);
         }
+        self.wal_sync.check()?;
         let mut conn = self.writer.acquire().await.map_err(map_err)?;
         // The purged bodies are personal data: freed space is zeroed while they are replaced, so
         // they do not linger in the file. (The WAL keeps older pages until its next checkpoint.)
