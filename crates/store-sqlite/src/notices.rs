@@ -17,15 +17,15 @@ use optout_store::rows;
 
 /// The block reason set when a notice exhausts its retries (spec C2).
 pub(crate) const MAX_RETRIES_EXCEEDED: &str = "Max retries exceeded";
-/// Most pages of the due index one claim reads.
-const MAX_CLAIM_SCANS: usize = 64;
+/// Most pages of the due index one claim reads (some 30,000 rows at most).
+const MAX_CLAIM_SCANS: usize = 128;
 /// Rows of the due index read by a claim's first page, and by the first page after a seek. Each
 /// page that needs no seek reads twice as many as the one before, up to [`CLAIM_MAX_PAGE_ROWS`].
 const CLAIM_FIRST_PAGE_ROWS: usize = 32;
 /// Rows of the due index read at most at a time by a claim.
 const CLAIM_MAX_PAGE_ROWS: usize = 256;
-/// How many rows of left-out accounts one page passes over before the next page seeks past
-/// them.
+/// How many rows of one left-out account and instant a claim passes over, one after the other,
+/// before it seeks past the rest of them.
 const CLAIM_SKIP_ALLOWANCE: usize = 8;
 
 pub(crate) async fn account_has_active_subscription(
@@ -152,12 +152,13 @@ pub(crate) async fn claim(
 /// at most `limit` in all, saturated accounts left out.
 ///
 /// Read from the covering index `notices_due` (due instant, then account, then rowid) a page at a
-/// time, pages growing while no seek is needed. Rows of an account left out (saturated, or at its share in this claim) are passed
-/// over; once a page has passed over [`CLAIM_SKIP_ALLOWANCE`] of them, the next page starts past
-/// the rows of that account and instant in one seek. A backlog released at one instant (a
-/// subscription resumed) sorts account by account, so a saturated account's whole backlog costs
-/// a few rows and one seek instead of being read row by row, and a claim still spreads over the
-/// other accounts. (A window function over the scan cost several times more per claimed notice.)
+/// time, pages growing while no seek is needed. Rows of an account left out (saturated, or at
+/// its share in this claim) are passed over; after [`CLAIM_SKIP_ALLOWANCE`] of them in a row of
+/// one instant and account, the next page starts past the rest of those in one seek. A backlog
+/// released at one instant (a subscription resumed) sorts account by account, so a saturated
+/// account's whole backlog costs a few rows and one seek instead of being read row by row, and a
+/// claim still spreads over the other accounts. (A window function over the scan cost several
+/// times more per claimed notice.)
 async fn choose_due(
     conn: &mut SqliteConnection,
     request: &ClaimRequest,
@@ -178,7 +179,8 @@ async fn choose_due(
         }
         let page = due_rows(conn, request.now, &from, page_rows).await?;
         let read_all = page.len() < page_rows;
-        let mut passed_over = 0;
+        // Rows passed over in a row, all of one instant and account.
+        let mut run = 0;
         let mut seek = false;
         for (rowid, account, due) in page {
             if chosen.len() == limit {
@@ -190,12 +192,15 @@ async fn choose_due(
                     *count += 1;
                     chosen.push(rowid);
                     from = ScanFrom::AfterRow(due, account, rowid);
+                    run = 0;
                     continue;
                 }
                 left_out.insert(account.clone());
             }
-            passed_over += 1;
-            if passed_over > CLAIM_SKIP_ALLOWANCE {
+            let same_group =
+                matches!(&from, ScanFrom::AfterRow(d, a, _) if *d == due && *a == account);
+            run = if same_group { run + 1 } else { 1 };
+            if run > CLAIM_SKIP_ALLOWANCE {
                 from = ScanFrom::PastGroup(due, account);
                 seek = true;
                 break;
@@ -229,6 +234,8 @@ enum ScanFrom {
 /// it starts at the first row of that instant and account and steps over the rest of them. So
 /// the page is the union of ranges that each start with a seek: the rest of the row's own
 /// instant and account (after a row), later accounts of the same instant, then later instants.
+/// Each range is read in the index's order, which puts rows of one instant and account in rowid
+/// order (naming `rowid` in its `ORDER BY` would make SQLite sort each such group instead).
 async fn due_rows(
     conn: &mut SqliteConnection,
     now: DateTime<Utc>,
