@@ -4,8 +4,15 @@
 //! commits (where SQLite's automatic checkpoint would stall every write queued behind it). Once
 //! a checkpoint has copied everything, the next commit reuses the WAL from its start, and
 //! `journal_size_limit` cuts the file back to [`WAL_SIZE_LIMIT_BYTES`] after a burst.
+//!
+//! Under sustained writes a passive checkpoint never catches up with the writer, so the WAL would
+//! never start over and would grow for as long as the load lasts. Once the file is larger than
+//! [`WAL_RESTART_BYTES`], the checkpoint is a `RESTART` one: it holds new writes back while it
+//! copies the frames written since the passive one (about a second's worth) and waits for readers
+//! to leave the WAL, at most [`RESTART_WAIT`], so that the next commit starts the WAL over.
 
 use sqlx::SqlitePool;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -13,6 +20,11 @@ use std::time::Duration;
 pub(crate) const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 /// The size the WAL file is cut back to once it is reused from its start.
 pub(crate) const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+/// Above this size the WAL is made to start over (see the module's documentation).
+const WAL_RESTART_BYTES: u64 = 4 * WAL_SIZE_LIMIT_BYTES;
+/// How long a restarting checkpoint waits for the writer and readers before it gives up until
+/// the next tick.
+pub(crate) const RESTART_WAIT: Duration = Duration::from_secs(1);
 
 /// Keeps the checkpoint task running: it stops once every clone of the store is dropped or the
 /// store is closed.
@@ -23,10 +35,17 @@ pub(crate) struct Checkpoints {
 }
 
 impl Checkpoints {
-    /// Starts checkpointing with `pool` (one connection that may write).
-    pub(crate) fn start(pool: SqlitePool) -> Self {
+    /// Starts checkpointing the database at `database` with `pool` (one connection that may
+    /// write, with a busy timeout of [`RESTART_WAIT`]).
+    pub(crate) fn start(pool: SqlitePool, database: &Path) -> Self {
         let alive = Arc::new(());
-        tokio::spawn(run(pool.clone(), Arc::downgrade(&alive)));
+        let mut wal = database.as_os_str().to_owned();
+        wal.push("-wal");
+        tokio::spawn(run(
+            pool.clone(),
+            PathBuf::from(wal),
+            Arc::downgrade(&alive),
+        ));
         Self {
             pool,
             _alive: alive,
@@ -39,7 +58,7 @@ impl Checkpoints {
     }
 }
 
-async fn run(pool: SqlitePool, alive: Weak<()>) {
+async fn run(pool: SqlitePool, wal: PathBuf, alive: Weak<()>) {
     let mut ticks = tokio::time::interval(CHECKPOINT_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -55,6 +74,20 @@ async fn run(pool: SqlitePool, alive: Weak<()>) {
         {
             if !pool.is_closed() {
                 tracing::warn!(%error, "WAL checkpoint failed; retrying at the next tick");
+            }
+            continue;
+        }
+        let size = std::fs::metadata(&wal).map(|meta| meta.len()).unwrap_or(0);
+        if size > WAL_RESTART_BYTES {
+            // A busy writer or reader makes it give up (SQLITE_BUSY is reported in the result
+            // row, not as an error): the next tick tries again.
+            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                .execute(&pool)
+                .await
+            {
+                if !pool.is_closed() {
+                    tracing::warn!(%error, "WAL restart failed; retrying at the next tick");
+                }
             }
         }
     }

@@ -158,7 +158,7 @@ impl SqliteStore {
             .await
             .map_err(|error| OpenError::WalSync(error.to_string()))?;
         let checkpointer = one_lasting_connection()
-            .connect_with(options.clone())
+            .connect_with(options.clone().busy_timeout(checkpoints::RESTART_WAIT))
             .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
@@ -171,7 +171,7 @@ impl SqliteStore {
         Ok(Self {
             writer,
             reader,
-            checkpoints: checkpoints::Checkpoints::start(checkpointer),
+            checkpoints: checkpoints::Checkpoints::start(checkpointer, path),
             wal_sync,
             path: path.to_owned(),
             rate_counters: rate_limits::RateCounters::default(),
