@@ -474,24 +474,35 @@ pub async fn claims_respect_the_limits_and_skip_saturated_accounts(store: Arc<dy
     assert!(claim(&*store, at(1)).await.is_empty());
 }
 
-/// Notices of several accounts that fell due at the same instant are claimed together, each
-/// account up to its share, however many notices one account has queued before the others.
-pub async fn a_claim_spreads_over_accounts_due_at_the_same_instant(store: Arc<dyn Store>) {
-    let mut accounts = Vec::new();
-    for _ in 0..4 {
-        accounts.push(subscribed_account(&*store).await.account);
+/// `accounts` subscribed accounts, each with one notice due at `at(1)` for each of `contacts`
+/// contacts (who all opted out in one batch).
+async fn accounts_with_notices_due_at_one_instant(
+    store: &dyn Store,
+    accounts: usize,
+    contacts: usize,
+) -> Vec<optout_core::AccountId> {
+    let mut subscribed = Vec::with_capacity(accounts);
+    for _ in 0..accounts {
+        subscribed.push(subscribed_account(store).await.account);
     }
-    let contacts: Vec<String> = (0..12).map(|n| format!("c{n}")).collect();
-    for account in &accounts {
+    let contacts: Vec<String> = (0..contacts).map(|n| format!("c{n}")).collect();
+    for account in &subscribed {
         for contact in &contacts {
-            expose(&*store, account, contact, vec![email("a@x.io")]).await;
+            expose(store, account, contact, vec![email("a@x.io")]).await;
         }
     }
     let opt_outs = contacts
         .iter()
         .map(|contact| opt_out(contact, None))
         .collect();
-    record_opt_outs(&*store, opt_outs, at(1)).await;
+    record_opt_outs(store, opt_outs, at(1)).await;
+    subscribed
+}
+
+/// Notices of several accounts that fell due at the same instant are claimed together, each
+/// account up to its share, however many notices one account has queued before the others.
+pub async fn a_claim_spreads_over_accounts_due_at_the_same_instant(store: Arc<dyn Store>) {
+    let accounts = accounts_with_notices_due_at_one_instant(&*store, 4, 12).await;
 
     let claimed = store
         .claim_due_notices(ClaimRequest {
@@ -515,21 +526,7 @@ pub async fn a_claim_spreads_over_accounts_due_at_the_same_instant(store: Arc<dy
 /// A claim passes over a saturated account's long backlog to the other accounts' notices of the
 /// same instant, and successive claims take every notice exactly once.
 pub async fn claims_pass_over_a_saturated_backlog_and_take_each_notice_once(store: Arc<dyn Store>) {
-    let mut accounts = Vec::new();
-    for _ in 0..3 {
-        accounts.push(subscribed_account(&*store).await.account);
-    }
-    let contacts: Vec<String> = (0..200).map(|n| format!("c{n}")).collect();
-    for account in &accounts {
-        for contact in &contacts {
-            expose(&*store, account, contact, vec![email("a@x.io")]).await;
-        }
-    }
-    let opt_outs = contacts
-        .iter()
-        .map(|contact| opt_out(contact, None))
-        .collect();
-    record_opt_outs(&*store, opt_outs, at(1)).await;
+    let accounts = accounts_with_notices_due_at_one_instant(&*store, 3, 200).await;
 
     let mut seen = std::collections::HashSet::new();
     let passed_over = store
