@@ -158,9 +158,9 @@ pub(crate) async fn claim(
     Ok(notices)
 }
 
-/// Holds claimed notices whose account had no active subscription. Normally unreachable, as
-/// notices of such accounts are already held, but a held notice is always better than a lost
-/// one. One whose account has an active subscription by now keeps its lease and comes due again
+/// Holds claimed notices whose account had no active subscription: this is how a notice that
+/// was under a lease when its account's subscription went away is held (see `hold_accounts`).
+/// One whose account has an active subscription by now keeps its lease and comes due again
 /// when the lease ends.
 async fn hold_orphans(conn: &mut PgConnection, ids: &[String]) -> Result<(), StoreError> {
     sqlx::query(

@@ -120,8 +120,8 @@ pub(crate) async fn claim(
             continue;
         }
         let Some(target) = targets.get(&account) else {
-            // No active subscription: hold it. Normally unreachable, as notices of such accounts
-            // are already held, but a held notice is always better than a lost one.
+            // No active subscription: hold it. This is how a notice that was under a lease when
+            // its account's subscription went away is held (see `hold_account`).
             sqlx::query("UPDATE notices SET state = 'waiting', lease_until = NULL WHERE id = ?1")
                 .bind(&id)
                 .execute(&mut *conn)
