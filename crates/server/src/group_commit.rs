@@ -1,7 +1,11 @@
-//! Group commit of opt-outs: requests that arrive while a commit is in progress are recorded
+//! Group commit of opt-outs: requests that arrive while commits are in progress are recorded
 //! together in the next transaction, so a burst of single opt-outs costs a few durable commits
 //! rather than one each. Each request still gets its own results, and none is answered before
 //! the commit holding it is on disk.
+//!
+//! Two groups may be in progress at once: while one waits for the disk, the next is written
+//! (the store's writer takes one transaction at a time, and one sync of the log covers every
+//! commit made before it).
 //!
 //! While this process's engine has room, each transaction also claims fresh notices for it
 //! (see [`Handoff`]), which the engine starts as soon as the transaction has committed.
@@ -9,12 +13,14 @@
 use optout_core::{OptOutBatch, OptOutRecorded};
 use optout_store::{Store, StoreError};
 use std::sync::{Arc, OnceLock};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::delivery::Handoff;
 
 /// Most requests recorded in one transaction.
 const MAX_REQUESTS_PER_COMMIT: usize = 256;
+/// Groups in progress at once: one being written while the one before waits for the disk.
+const GROUPS_IN_PROGRESS: usize = 2;
 
 /// What a request is answered with.
 type Recorded = Result<Vec<OptOutRecorded>, StoreError>;
@@ -108,15 +114,31 @@ impl Intake {
     }
 }
 
-/// Takes whatever requests are waiting and records them together, until every sender is gone.
+/// Takes whatever requests are waiting and records them together, until every sender is gone,
+/// with up to [`GROUPS_IN_PROGRESS`] groups in progress at once.
 async fn run(intake: Intake, mut requests: mpsc::UnboundedReceiver<Request>) {
+    let intake = Arc::new(intake);
+    let in_progress = Arc::new(Semaphore::new(GROUPS_IN_PROGRESS));
     let mut waiting = Vec::with_capacity(MAX_REQUESTS_PER_COMMIT);
-    while requests
-        .recv_many(&mut waiting, MAX_REQUESTS_PER_COMMIT)
-        .await
-        > 0
-    {
-        commit(&intake, std::mem::take(&mut waiting)).await;
+    loop {
+        // A place first, then the requests: those that arrive while every group is in progress
+        // wait together for the next one.
+        let Ok(place) = Arc::clone(&in_progress).acquire_owned().await else {
+            return;
+        };
+        if requests
+            .recv_many(&mut waiting, MAX_REQUESTS_PER_COMMIT)
+            .await
+            == 0
+        {
+            return;
+        }
+        let group = std::mem::take(&mut waiting);
+        let intake = Arc::clone(&intake);
+        tokio::spawn(async move {
+            commit(&intake, group).await;
+            drop(place);
+        });
     }
 }
 
