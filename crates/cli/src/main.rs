@@ -30,6 +30,12 @@ use tracing_subscriber::EnvFilter;
 
 use cli::{Cli, Command, LogFormat};
 
+/// The service allocates and frees small buffers for every request and delivery from several
+/// threads at once; mimalloc does that with less contention and less CPU than the system
+/// allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The benchmark prints its own figures, per-request logs would only slow it down; the
