@@ -31,6 +31,15 @@ pub struct Pace {
     pub rate: Option<f64>,
 }
 
+/// What a closed loop keeps of the opt-outs it sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// When each was sent and accepted.
+    Accepted,
+    /// Nothing.
+    Nothing,
+}
+
 /// One opt-out the API accepted.
 #[derive(Debug, Clone, Copy)]
 pub struct Accepted {
@@ -81,7 +90,10 @@ impl OperatorClient {
         progress: ProgressBar,
     ) -> anyhow::Result<Vec<Accepted>> {
         let accepted = match pace.rate {
-            None => self.send_closed_loop(contacts, pace, &progress).await?,
+            None => {
+                self.send_closed_loop(contacts, pace, &progress, Keep::Accepted)
+                    .await?
+            }
             Some(rate) => {
                 self.send_open_loop(contacts, pace.batch, rate, &progress)
                     .await?
@@ -91,11 +103,26 @@ impl OperatorClient {
         Ok(accepted)
     }
 
+    /// Sends one opt-out per contact of `contacts`, `concurrency` requests in flight, keeping
+    /// no record of them: for a phase that needs only to know that all were accepted.
+    pub async fn send_only(
+        &self,
+        contacts: Range<u64>,
+        pace: Pace,
+        progress: ProgressBar,
+    ) -> anyhow::Result<()> {
+        self.send_closed_loop(contacts, pace, &progress, Keep::Nothing)
+            .await?;
+        progress.finish_and_clear();
+        Ok(())
+    }
+
     async fn send_closed_loop(
         &self,
         contacts: Range<u64>,
         pace: Pace,
         progress: &ProgressBar,
+        keep: Keep,
     ) -> anyhow::Result<Vec<Accepted>> {
         let next_batch = Arc::new(AtomicU64::new(0));
         let mut tasks = Vec::with_capacity(pace.concurrency);
@@ -115,12 +142,17 @@ impl OperatorClient {
                     let last = (first + pace.batch).min(contacts.end);
                     let sent = Instant::now();
                     client.post(first..last, pace.batch == 1).await?;
-                    accepted.extend(Accepted::all(first..last, sent));
+                    if keep == Keep::Accepted {
+                        accepted.extend(Accepted::all(first..last, sent));
+                    }
                     progress.inc(last - first);
                 }
             }));
         }
-        let mut accepted = Vec::with_capacity((contacts.end - contacts.start) as usize);
+        let mut accepted = Vec::new();
+        if keep == Keep::Accepted {
+            accepted.reserve((contacts.end - contacts.start) as usize);
+        }
         for task in tasks {
             accepted.extend(task.await.context("load task panicked")??);
         }

@@ -127,7 +127,10 @@ async fn measure(
     store: Arc<dyn optout_store::Store>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Report> {
-    let (receiver, arrivals) = receiver::spawn(shutdown.clone()).await?;
+    let contacts = Contacts::plan(args);
+    // Every notice the phases expect: the fan-out's are all of one contact.
+    let expected_notices = contacts.fan_out + args.fan_out_accounts;
+    let (receiver, arrivals) = receiver::spawn(shutdown.clone(), expected_notices).await?;
     // Measured before the service starts, so nothing of it (background checkpoints of the
     // seeding, say) runs meanwhile.
     eprintln!("raw limit: {} POSTs without the relay...", args.opt_outs);
@@ -175,7 +178,6 @@ async fn measure(
     let api = format!("http://{}", listener.local_addr()?);
     tokio::spawn(app.run(listener, shutdown.clone()));
 
-    let contacts = Contacts::plan(args);
     let hook = format!("http://{receiver}/hook");
     let seeded = seed(args, store.as_ref(), &keyring, &contacts, &hook).await?;
 
@@ -366,7 +368,7 @@ async fn backlog(
     setup::set_active(store, subscribed, false).await?;
     let queueing = Instant::now();
     operator
-        .send(
+        .send_only(
             contacts,
             Pace {
                 batch: args.batch,

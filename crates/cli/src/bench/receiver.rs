@@ -21,11 +21,15 @@ pub struct Arrivals {
     pub times: Mutex<Vec<(u64, Instant)>>,
 }
 
-/// Starts the receiver on 127.0.0.1:0 until `shutdown`.
-pub async fn spawn(shutdown: CancellationToken) -> anyhow::Result<(SocketAddr, Arc<Arrivals>)> {
+/// Starts the receiver on 127.0.0.1:0 until `shutdown`, with room for `expected` arrivals
+/// (the record of arrivals then never moves while notices arrive, nor takes twice its size).
+pub async fn spawn(
+    shutdown: CancellationToken,
+    expected: u64,
+) -> anyhow::Result<(SocketAddr, Arc<Arrivals>)> {
     let arrivals = Arc::new(Arrivals {
         count: AtomicU64::new(0),
-        times: Mutex::new(Vec::new()),
+        times: Mutex::new(Vec::with_capacity(usize::try_from(expected)?)),
     });
     let router = Router::new()
         .route("/hook", post(receive))
