@@ -72,6 +72,8 @@ struct Backlog {
     held_rss_mb: f64,
     /// Largest resident size while queueing and draining.
     peak_rss_mb: f64,
+    /// From the first subscription resumed to the last one resumed (held notices released).
+    release: Duration,
     drain_per_s: f64,
 }
 
@@ -383,6 +385,7 @@ async fn backlog(
     eprintln!("backlog: receivers up again, draining...");
     let resumed = Instant::now();
     setup::set_active(store, subscribed, true).await?;
+    let release = resumed.elapsed();
     let last = wait_for(arrivals, delivered_before + notices).await?;
     let peak_rss_mb = sampler.finish();
     Ok(Backlog {
@@ -390,6 +393,7 @@ async fn backlog(
         intake_per_s,
         held_rss_mb,
         peak_rss_mb,
+        release,
         drain_per_s: notices as f64 / (last - resumed).as_secs_f64(),
     })
 }
@@ -515,6 +519,10 @@ fn print_table(args: &BenchArgs, backend: &str, report: &Report) {
             "  opt-outs accepted meanwhile (per s)",
             format!("{:.0}", backlog.intake_per_s),
         );
+        row(
+            "  receivers resumed, held notices released (s)",
+            format!("{:.2}", backlog.release.as_secs_f64()),
+        );
         row("  drain (notices/s)", format!("{:.0}", backlog.drain_per_s));
         row(
             "  drain / steady rate",
@@ -563,6 +571,7 @@ fn report_json(report: &Report) -> serde_json::Value {
         "backlog_notices": report.backlog.map(|b| b.notices),
         "held_rss_mb": report.backlog.map(|b| b.held_rss_mb.round()),
         "backlog_intake_per_s": report.backlog.map(|b| b.intake_per_s.round()),
+        "release_s": report.backlog.map(|b| round3(b.release.as_secs_f64())),
         "drain_per_s": report.backlog.map(|b| b.drain_per_s.round()),
         "drain_ratio": report.backlog.map(|b| round3(b.drain_per_s / report.relay_per_s)),
         "peak_rss_mb": report.backlog.map(|b| b.peak_rss_mb.round()),
