@@ -81,8 +81,9 @@ pub(crate) async fn release_account(
     Ok(())
 }
 
-/// A claimed row: id, account, payload, attempts so far, new lease token, creation instant.
-type ClaimRow = (String, String, Vec<u8>, i64, i64, i64);
+/// A claimed row: id, account, body (none if its row is missing), attempts so far, new lease
+/// token, creation instant.
+type ClaimRow = (String, String, Option<Vec<u8>>, i64, i64, i64);
 
 pub(crate) async fn claim(
     conn: &mut SqliteConnection,
@@ -99,7 +100,9 @@ pub(crate) async fn claim(
         "UPDATE notices
          SET next_attempt_at = ?2, lease_until = ?2, lease_token = lease_token + 1
          WHERE rowid IN (SELECT value FROM json_each(?1)) AND state = 'pending'
-         RETURNING id, account_id, payload, attempts, lease_token, created_at",
+         RETURNING id, account_id,
+                   (SELECT payload FROM notice_payloads WHERE notice_id = notices.id),
+                   attempts, lease_token, created_at",
     )
     .bind(serde_json::to_string(&chosen).map_err(StoreError::backend)?)
     .bind(lease_until)
@@ -130,6 +133,11 @@ pub(crate) async fn claim(
             continue;
         };
         let Some((notice_id, account_id)) = rows::claimed_notice_ids(&id, &account) else {
+            continue;
+        };
+        let Some(payload) = payload else {
+            // Never sent without its body: left under its lease, as an unreadable row is.
+            tracing::error!(notice_id = %id, "the body of a queued notice is missing");
             continue;
         };
         notices.push(ClaimedNotice {

@@ -131,8 +131,9 @@ struct NoticeRow {
     lease_until: Option<i64>,
 }
 
-/// Inserts the new notices, queued (or held) from `recorded_at`. A notice claimed here is
-/// leased as a claim leases it: due again when the lease ends, with the claim's first token.
+/// Inserts the new notices, queued (or held) from `recorded_at`, and their bodies. A notice
+/// claimed here is leased as a claim leases it: due again when the lease ends, with the claim's
+/// first token.
 async fn insert_notices(
     conn: &mut SqliteConnection,
     rows: &[NoticeRow],
@@ -140,9 +141,9 @@ async fn insert_notices(
 ) -> Result<(), StoreError> {
     for chunk in crate::values::chunks(rows) {
         let sql = format!(
-            "INSERT INTO notices (id, opt_out_id, account_id, payload, state, next_attempt_at,
+            "INSERT INTO notices (id, opt_out_id, account_id, state, next_attempt_at,
                                   lease_until, lease_token, created_at) {}",
-            crate::values::values_clause(9, chunk.len())
+            crate::values::values_clause(8, chunk.len())
         );
         let mut insert = sqlx::query(&sql);
         for row in chunk {
@@ -150,7 +151,6 @@ async fn insert_notices(
                 .bind(row.id.as_str())
                 .bind(row.opt_out_id.as_str())
                 .bind(row.account.as_str())
-                .bind(&*row.payload)
                 .bind(row.state)
                 .bind(row.lease_until.unwrap_or(recorded_at))
                 .bind(row.lease_until)
@@ -160,6 +160,15 @@ async fn insert_notices(
                     0
                 })
                 .bind(recorded_at);
+        }
+        insert.execute(&mut *conn).await.map_err(map_err)?;
+        let sql = format!(
+            "INSERT INTO notice_payloads (notice_id, payload) {}",
+            crate::values::values_clause(2, chunk.len())
+        );
+        let mut insert = sqlx::query(&sql);
+        for row in chunk {
+            insert = insert.bind(row.id.as_str()).bind(&*row.payload);
         }
         insert.execute(&mut *conn).await.map_err(map_err)?;
     }

@@ -15,9 +15,10 @@ pub(crate) async fn list_purgeable(
 ) -> Result<Vec<PurgeablePayload>, StoreError> {
     // The conditions repeat the partial index's, so the scan stays inside it.
     let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
-        "SELECT id, payload FROM notices
-         WHERE state = 'delivered' AND payload_purged_at IS NULL AND delivered_at < ?1
-         ORDER BY delivered_at, id LIMIT ?2",
+        "SELECT n.id, COALESCE(p.payload, X'')
+         FROM notices n LEFT JOIN notice_payloads p ON p.notice_id = n.id
+         WHERE n.state = 'delivered' AND n.payload_purged_at IS NULL AND n.delivered_at < ?1
+         ORDER BY n.delivered_at, n.id LIMIT ?2",
     )
     .bind(to_millis(delivered_before))
     .bind(i64::from(limit))
@@ -29,8 +30,9 @@ pub(crate) async fn list_purgeable(
         .collect()
 }
 
-/// Purges the bodies with one statement; the caller runs it in a write transaction with
-/// `secure_delete` on, so the old bytes are zeroed in the file rather than left in free space.
+/// Purges the bodies: the notices get their purge instant and evidence, and their bodies' rows
+/// are deleted. The caller runs it in a write transaction with `secure_delete` on, so the old
+/// bytes are zeroed in the file rather than left in free space.
 pub(crate) async fn record_purges(
     conn: &mut SqliteConnection,
     purges: &[PayloadPurge],
@@ -45,19 +47,24 @@ pub(crate) async fn record_purges(
             })
         })
         .collect();
-    let done = sqlx::query(
+    let purged: Vec<String> = sqlx::query_scalar(
         "UPDATE notices
-         SET payload = X'', payload_purged_at = p.value ->> 'at',
-             datapoint_evidence = p.value ->> 'evidence'
+         SET payload_purged_at = p.value ->> 'at', datapoint_evidence = p.value ->> 'evidence'
          FROM json_each(?1) AS p
          WHERE notices.id = p.value ->> 'id'
-           AND notices.state = 'delivered' AND notices.payload_purged_at IS NULL",
+           AND notices.state = 'delivered' AND notices.payload_purged_at IS NULL
+         RETURNING notices.id",
     )
     .bind(serde_json::Value::Array(rows).to_string())
-    .execute(conn)
+    .fetch_all(&mut *conn)
     .await
     .map_err(map_err)?;
-    Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+    sqlx::query("DELETE FROM notice_payloads WHERE notice_id IN (SELECT value FROM json_each(?1))")
+        .bind(serde_json::to_string(&purged).map_err(StoreError::backend)?)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    Ok(purged.len())
 }
 
 pub(crate) async fn purge_audit(

@@ -35,14 +35,14 @@ fn salted_hash(salt_hex: &str, kind: &str, value: &str) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// The stored body of a notice, read from the SQLite file.
-async fn stored_payload(app: &TestApp, notice_id: &Value) -> Vec<u8> {
+/// The stored body of a notice, read from the SQLite file; `None` once purged.
+async fn stored_payload(app: &TestApp, notice_id: &Value) -> Option<Vec<u8>> {
     let mut conn = snapshot::connect(&app.db_path, true).await;
-    sqlx::query_scalar("SELECT payload FROM notices WHERE id = ?1")
+    sqlx::query_scalar("SELECT payload FROM notice_payloads WHERE notice_id = ?1")
         .bind(text(notice_id))
-        .fetch_one(&mut conn)
+        .fetch_optional(&mut conn)
         .await
-        .expect("the notice row")
+        .expect("the body's row, if any")
 }
 
 /// Runs one purge at the clock's now with the default policy, in batches of one row.
@@ -123,7 +123,7 @@ async fn delivered_bodies_are_purged_after_retention_and_their_evidence_is_kept(
         ]),
         "{evidence}"
     );
-    assert!(stored_payload(&app, &purged["noticeId"]).await.is_empty());
+    assert_eq!(stored_payload(&app, &purged["noticeId"]).await, None);
     let dashboard = app
         .client
         .get(app.url(&format!("/ui?optOut={told_opt_out}")))
@@ -145,8 +145,10 @@ async fn delivered_bodies_are_purged_after_retention_and_their_evidence_is_kept(
     assert_eq!(held["status"], json!("waiting"), "{record}");
     assert_eq!(held["payloadPurgedAt"], Value::Null, "{record}");
     assert_eq!(held["datapointEvidence"], Value::Null, "{record}");
-    let body: Value = serde_json::from_slice(&stored_payload(&app, &held["noticeId"]).await)
-        .expect("the held body is JSON");
+    let held_body = stored_payload(&app, &held["noticeId"])
+        .await
+        .expect("a held body is kept");
+    let body: Value = serde_json::from_slice(&held_body).expect("the held body is JSON");
     assert_eq!(
         body["datapoints"][0]["datapointId"],
         json!("later@example.com")
