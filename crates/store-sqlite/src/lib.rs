@@ -59,6 +59,12 @@ const WRITER_CACHE_KIB: u32 = 32 * 1024;
 /// Page cache of each reader, in KiB.
 const READER_CACHE_KIB: u32 = 8 * 1024;
 
+/// Rows a statement's results may run ahead of the task reading them. SQLite runs on a thread of
+/// its own and hands each row over; with a small buffer (sqlx's default is 50) that thread stops
+/// and is woken again several times per claim or ledger read, each time a thread switch. A claim
+/// returns at most 512 rows.
+const ROW_BUFFER: usize = 1024;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// The SQLite store.
@@ -134,7 +140,8 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            .row_buffer_size(ROW_BUFFER);
         let writer = one_lasting_connection()
             .connect_with(
                 options
