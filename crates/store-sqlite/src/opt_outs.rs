@@ -73,29 +73,19 @@ pub(crate) async fn record_batch(
             });
             notices += 1;
         }
-        opt_out_rows.push(serde_json::json!({
-            "id": opt_out.id.to_string(),
-            "contact": opt_out.contact_id.as_str(),
-            "at": to_millis(opt_out.opted_out_at),
-            "notices": notices,
-        }));
+        opt_out_rows.push(OptOutRow {
+            id: opt_out.id.to_string(),
+            contact_id: opt_out.contact_id.as_str(),
+            opted_out_at: to_millis(opt_out.opted_out_at),
+            notices,
+        });
         results.push(OptOutRecorded {
             opt_out_id: opt_out.id,
             notices,
         });
     }
     let recorded_at = to_millis(batch.recorded_at);
-    sqlx::query(
-        "INSERT INTO opt_outs (id, contact_id, opted_out_at, recorded_at, notices)
-         SELECT r.value ->> 'id', r.value ->> 'contact', r.value ->> 'at', ?2,
-                r.value ->> 'notices'
-         FROM json_each(?1) AS r",
-    )
-    .bind(serde_json::Value::Array(opt_out_rows).to_string())
-    .bind(recorded_at)
-    .execute(&mut *conn)
-    .await
-    .map_err(map_err)?;
+    insert_opt_outs(conn, &opt_out_rows, recorded_at).await?;
     insert_notices(conn, &notice_rows, recorded_at).await?;
     erase_and_suppress(conn, &batch.opt_outs).await?;
     if let Some(idempotency) = &batch.idempotency {
@@ -118,6 +108,39 @@ pub(crate) async fn record_batch(
             .map(|claiming| claiming.claimed)
             .unwrap_or_default(),
     })
+}
+
+/// A new opt-out's row.
+struct OptOutRow<'a> {
+    id: String,
+    contact_id: &'a str,
+    opted_out_at: i64,
+    notices: u64,
+}
+
+/// Inserts the new opt-outs, recorded at `recorded_at`.
+async fn insert_opt_outs(
+    conn: &mut SqliteConnection,
+    rows: &[OptOutRow<'_>],
+    recorded_at: i64,
+) -> Result<(), StoreError> {
+    for chunk in crate::values::chunks(rows) {
+        let sql = format!(
+            "INSERT INTO opt_outs (id, contact_id, opted_out_at, recorded_at, notices) {}",
+            crate::values::values_clause(5, chunk.len())
+        );
+        let mut insert = sqlx::query(&sql);
+        for row in chunk {
+            insert = insert
+                .bind(row.id.as_str())
+                .bind(row.contact_id)
+                .bind(row.opted_out_at)
+                .bind(recorded_at)
+                .bind(i64::try_from(row.notices).unwrap_or(i64::MAX));
+        }
+        insert.execute(&mut *conn).await.map_err(map_err)?;
+    }
+    Ok(())
 }
 
 /// A new notice's row.
@@ -370,24 +393,20 @@ async fn erase_and_suppress(
     opt_outs: &[NewOptOut],
 ) -> Result<(), StoreError> {
     let mut whole_contacts = Vec::new();
-    let mut datapoints = Vec::new();
-    let mut suppressions = Vec::new();
+    let mut datapoints: Vec<(&str, &Datapoint)> = Vec::new();
+    let mut suppressions: Vec<(&str, String, String)> = Vec::new();
     for opt_out in opt_outs {
         let contact = opt_out.contact_id.as_str();
         let id = opt_out.id.to_string();
         match &opt_out.datapoints {
             None => {
                 whole_contacts.push(contact);
-                suppressions.push(serde_json::json!([contact, WHOLE_CONTACT, id]));
+                suppressions.push((contact, WHOLE_CONTACT.to_owned(), id));
             }
             Some(chosen) => {
                 for datapoint in chosen {
-                    datapoints.push(serde_json::json!([
-                        contact,
-                        datapoint.kind.as_str(),
-                        datapoint.value
-                    ]));
-                    suppressions.push(serde_json::json!([contact, suppression_key(datapoint), id]));
+                    datapoints.push((contact, datapoint));
+                    suppressions.push((contact, suppression_key(datapoint), id.clone()));
                 }
             }
         }
@@ -399,27 +418,36 @@ async fn erase_and_suppress(
             .await
             .map_err(map_err)?;
     }
-    if !datapoints.is_empty() {
-        sqlx::query(
+    for chunk in crate::values::chunks(&datapoints) {
+        let sql = format!(
             "DELETE FROM exposures
-             WHERE (contact_id, datapoint_type, datapoint_id) IN
-                   (SELECT d.value ->> 0, d.value ->> 1, d.value ->> 2 FROM json_each(?1) AS d)",
-        )
-        .bind(serde_json::Value::Array(datapoints).to_string())
-        .execute(&mut *conn)
-        .await
-        .map_err(map_err)?;
+             WHERE (contact_id, datapoint_type, datapoint_id) IN ({})",
+            crate::values::values_clause(3, chunk.len())
+        );
+        let mut delete = sqlx::query(&sql);
+        for (contact, datapoint) in chunk {
+            delete = delete
+                .bind(*contact)
+                .bind(datapoint.kind.as_str())
+                .bind(datapoint.value.as_str());
+        }
+        delete.execute(&mut *conn).await.map_err(map_err)?;
     }
-    sqlx::query(
-        "INSERT INTO suppressions (contact_id, datapoint_key, opt_out_id)
-         SELECT s.value ->> 0, s.value ->> 1, s.value ->> 2 FROM json_each(?1) AS s
-         WHERE true
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(serde_json::Value::Array(suppressions).to_string())
-    .execute(&mut *conn)
-    .await
-    .map_err(map_err)?;
+    for chunk in crate::values::chunks(&suppressions) {
+        let sql = format!(
+            "INSERT INTO suppressions (contact_id, datapoint_key, opt_out_id) {}
+             ON CONFLICT DO NOTHING",
+            crate::values::values_clause(3, chunk.len())
+        );
+        let mut insert = sqlx::query(&sql);
+        for (contact, key, opt_out_id) in chunk {
+            insert = insert
+                .bind(*contact)
+                .bind(key.as_str())
+                .bind(opt_out_id.as_str());
+        }
+        insert.execute(&mut *conn).await.map_err(map_err)?;
+    }
     Ok(())
 }
 
