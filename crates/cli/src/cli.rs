@@ -490,8 +490,9 @@ pub struct AccountCreateArgs {
 /// Flags of `bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Opt-outs of the throughput phase (one notice each).
-    #[arg(long, default_value_t = 20_000)]
+    /// Opt-outs of the throughput phase (one notice each), and POSTs of the raw limit. Each
+    /// phase should last seconds: a shorter one measures the warm-up more than the rate.
+    #[arg(long, default_value_t = 100_000)]
     pub opt_outs: u64,
 
     /// Opt-outs per request in the throughput phase.
