@@ -19,8 +19,9 @@ use optout_store::rows;
 pub(crate) const MAX_RETRIES_EXCEEDED: &str = "Max retries exceeded";
 /// Most pages of the due index one claim reads (some 30,000 rows at most).
 const MAX_CLAIM_SCANS: usize = 128;
-/// Rows of the due index read by a claim's first page, and by the first page after a seek. Each
-/// page that needs no seek reads twice as many as the one before, up to [`CLAIM_MAX_PAGE_ROWS`].
+/// Fewest rows of the due index read by a claim's first page, and by the first page after a
+/// seek (see [`fresh_page_rows`]). Each page that needs no seek reads twice as many as the one
+/// before, up to [`CLAIM_MAX_PAGE_ROWS`].
 const CLAIM_FIRST_PAGE_ROWS: usize = 32;
 /// Rows of the due index read at most at a time by a claim.
 const CLAIM_MAX_PAGE_ROWS: usize = 256;
@@ -180,7 +181,8 @@ async fn choose_due(
     let mut taken: HashMap<String, u32> = HashMap::new();
     let mut chosen = Vec::with_capacity(limit);
     let mut from = ScanFrom::PastGroup(i64::MIN, String::new());
-    let mut page_rows = CLAIM_FIRST_PAGE_ROWS;
+    let fresh_rows = fresh_page_rows(request.per_account_limit);
+    let mut page_rows = fresh_rows;
     for _ in 0..MAX_CLAIM_SCANS {
         if chosen.len() == limit {
             break;
@@ -218,14 +220,26 @@ async fn choose_due(
         if read_all && !seek {
             break;
         }
-        // Just after a seek the next rows may well be passed over too: read few of them.
         page_rows = if seek {
-            CLAIM_FIRST_PAGE_ROWS
+            fresh_rows
         } else {
             (page_rows * 2).min(CLAIM_MAX_PAGE_ROWS)
         };
     }
     Ok(chosen)
+}
+
+/// Rows read by a claim's first page, and by the first page after a seek: one account's share
+/// of the claim and the run of rows passed over that ends it. Where one account's rows follow
+/// each other (a backlog released at one instant), each page then takes an account's share and
+/// seeks past the rest of its rows: a page per account, where pages of a fixed size took two
+/// or three (each page is a statement, a round trip to SQLite's thread). Where the next rows
+/// are mostly passed over, the page is small enough to cost little.
+fn fresh_page_rows(per_account_limit: u32) -> usize {
+    usize::try_from(per_account_limit)
+        .unwrap_or(usize::MAX)
+        .saturating_add(CLAIM_SKIP_ALLOWANCE + 1)
+        .clamp(CLAIM_FIRST_PAGE_ROWS, CLAIM_MAX_PAGE_ROWS)
 }
 
 /// Where a page of the due index starts.
