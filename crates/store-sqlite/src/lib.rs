@@ -76,6 +76,8 @@ pub struct SqliteStore {
     wal_sync: durability::WalSync,
     path: PathBuf,
     rate_counters: rate_limits::RateCounters,
+    /// Held notices released per transaction when a subscription becomes active.
+    release_chunk: u64,
 }
 
 /// Why a store could not be opened.
@@ -158,6 +160,13 @@ impl SqliteStore {
             )
             .await?;
         MIGRATOR.run(&writer).await?;
+        let released = notices::release_interrupted(&writer).await?;
+        if released > 0 {
+            tracing::warn!(
+                released,
+                "released notices that an interrupted release of a subscription's backlog left held"
+            );
+        }
         let wal_sync = durability::WalSync::open(path)
             .map_err(|error| OpenError::WalSync(error.to_string()))?;
         wal_sync
@@ -182,6 +191,7 @@ impl SqliteStore {
             wal_sync,
             path: path.to_owned(),
             rate_counters: rate_limits::RateCounters::default(),
+            release_chunk: notices::RELEASE_CHUNK,
         })
     }
 
@@ -221,6 +231,27 @@ impl SqliteStore {
     async fn commit(&self, tx: sqlx::Transaction<'_, sqlx::Sqlite>) -> Result<(), StoreError> {
         tx.commit().await.map_err(map_err)?;
         self.wal_sync.commit_is_durable().await
+    }
+
+    /// Releases the account's held notices once its subscription is active (committed): a
+    /// chunk per transaction (see [`notices::RELEASE_CHUNK`]), the last one on disk when it
+    /// returns.
+    async fn release_rest(
+        &self,
+        account_id: &AccountId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        loop {
+            let mut tx = self.begin_write().await?;
+            let released =
+                notices::release_account(&mut tx, account_id, now, self.release_chunk).await?;
+            // Not waiting for the disk each time: a chunk lost in a crash is released when the
+            // store is opened again (`notices::release_interrupted`).
+            tx.commit().await.map_err(map_err)?;
+            if released < self.release_chunk {
+                return self.wal_sync.commit_is_durable().await;
+            }
+        }
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>, StoreError> {
@@ -369,6 +400,8 @@ impl Store for SqliteStore {
         }
         let created = subscriptions::insert(&mut tx, new).await?;
         self.commit(tx).await?;
+        self.release_rest(&created.account_id, created.created_at)
+            .await?;
         Ok(created)
     }
 
@@ -402,8 +435,12 @@ impl Store for SqliteStore {
             // A6 regenerates without grace (spec C3).
             accounts::upsert_secret(&mut tx, account_id, secret, changes.updated_at, None).await?;
         }
+        let updated_at = changes.updated_at;
         let updated = subscriptions::apply_changes(&mut tx, current, changes).await?;
         self.commit(tx).await?;
+        if updated.is_active {
+            self.release_rest(account_id, updated_at).await?;
+        }
         Ok(Some(updated))
     }
 

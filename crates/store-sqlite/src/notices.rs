@@ -63,23 +63,56 @@ pub(crate) async fn hold_account(
     Ok(())
 }
 
-/// Releases every held notice of the account: due now, with a fresh set of attempts.
+/// Most held notices released in one transaction. Releasing rewrites each notice's row and
+/// index entries (some 8 µs each): a larger backlog is released a chunk per transaction, so that
+/// the writer, and every write queued behind it, waits some 100 ms at a time rather than seconds.
+pub(crate) const RELEASE_CHUNK: u64 = 10_000;
+
+/// Releases up to `most` held notices of the account, provided it has an active subscription:
+/// due at `now`, with a fresh set of attempts. Returns how many were released: fewer than `most`
+/// means that none is left.
+///
+/// Called a chunk per transaction once the subscription's activation is committed (see
+/// `SqliteStore::release_rest`). Should the subscription go away between two chunks, the rest
+/// stay held, as they must. Should the process stop before the last chunk, [`release_interrupted`]
+/// releases the rest when the store is opened again.
 pub(crate) async fn release_account(
     conn: &mut SqliteConnection,
     account_id: &AccountId,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+    most: u64,
+) -> Result<u64, StoreError> {
     // `state <> 'delivered'` lets SQLite use the partial index `notices_by_account`.
-    sqlx::query(
+    let released = sqlx::query(
         "UPDATE notices SET state = 'pending', attempts = 0, next_attempt_at = ?2
-         WHERE account_id = ?1 AND state <> 'delivered' AND state = 'waiting'",
+         WHERE rowid IN (SELECT rowid FROM notices
+                         WHERE account_id = ?1 AND state <> 'delivered' AND state = 'waiting'
+                         LIMIT ?3)
+           AND EXISTS (SELECT 1 FROM subscriptions WHERE account_id = ?1 AND is_active = 1)",
     )
     .bind(account_id.as_str())
     .bind(to_millis(now))
+    .bind(i64::try_from(most).unwrap_or(i64::MAX))
     .execute(conn)
     .await
     .map_err(map_err)?;
-    Ok(())
+    Ok(released.rows_affected())
+}
+
+/// Releases the notices still held for accounts whose subscription is active: those a release
+/// in chunks left behind when the process stopped before its last chunk. Due at once (their
+/// creation instant), with a fresh set of attempts. Returns how many were released.
+pub(crate) async fn release_interrupted(
+    executor: impl sqlx::SqliteExecutor<'_>,
+) -> Result<u64, sqlx::Error> {
+    let released = sqlx::query(
+        "UPDATE notices SET state = 'pending', attempts = 0, next_attempt_at = created_at
+         WHERE state <> 'delivered' AND state = 'waiting'
+           AND account_id IN (SELECT account_id FROM subscriptions WHERE is_active = 1)",
+    )
+    .execute(executor)
+    .await?;
+    Ok(released.rows_affected())
 }
 
 /// A claimed row: id, account, body (none if its row is missing), attempts so far, new lease
@@ -456,4 +489,117 @@ pub(crate) async fn next_due_at(
             .await
             .map_err(map_err)?;
     Ok(next.map(optout_core::time_format::from_millis))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SqliteStore;
+    use optout_core::{SubscriptionChanges, SubscriptionId};
+    use optout_store::Store;
+    use optout_store_conformance::setup::{
+        at, claim, email, expose, opt_out, record_opt_outs, subscribed_account,
+    };
+    use std::path::Path;
+
+    /// An account with a subscription and `count` notices held while it was paused.
+    async fn paused_with_held_notices(
+        store: &SqliteStore,
+        count: usize,
+    ) -> (AccountId, SubscriptionId) {
+        let subscribed = subscribed_account(store).await;
+        let (account, id) = (subscribed.account, subscribed.subscription.id);
+        set_active(store, &account, id, false, 1).await;
+        let contacts: Vec<String> = (0..count).map(|n| format!("c{n}")).collect();
+        for contact in &contacts {
+            expose(store, &account, contact, vec![email("a@x.io")]).await;
+        }
+        let opt_outs = contacts.iter().map(|c| opt_out(c, None)).collect();
+        record_opt_outs(store, opt_outs, at(2)).await;
+        assert_eq!(held(store).await, count as i64);
+        (account, id)
+    }
+
+    async fn set_active(
+        store: &SqliteStore,
+        account: &AccountId,
+        id: SubscriptionId,
+        active: bool,
+        seconds: i64,
+    ) {
+        let changes = SubscriptionChanges {
+            url: None,
+            name: None,
+            is_active: Some(active),
+            new_secret: None,
+            updated_at: at(seconds),
+        };
+        store
+            .update_subscription(account, id, changes)
+            .await
+            .unwrap()
+            .expect("the subscription exists");
+    }
+
+    async fn held(store: &SqliteStore) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM notices WHERE state = 'waiting'")
+            .fetch_one(&store.reader)
+            .await
+            .unwrap()
+    }
+
+    async fn open(path: &Path) -> SqliteStore {
+        SqliteStore::open(path).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_backlog_of_several_chunks_is_released_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = open(&dir.path().join("relay.db")).await;
+        store.release_chunk = 2;
+        let (account, id) = paused_with_held_notices(&store, 5).await;
+
+        set_active(&store, &account, id, true, 3).await;
+        assert_eq!(held(&store).await, 0);
+        assert_eq!(claim(&store, at(3)).await.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_chunk_releases_nothing_while_the_subscription_is_inactive() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir.path().join("relay.db")).await;
+        let (account, _) = paused_with_held_notices(&store, 3).await;
+
+        let mut conn = store.writer.acquire().await.unwrap();
+        let released = release_account(&mut conn, &account, at(3), 10)
+            .await
+            .unwrap();
+        assert_eq!(released, 0);
+        drop(conn);
+        assert_eq!(held(&store).await, 3);
+    }
+
+    /// The process stopped after the subscription became active, before its notices were all
+    /// released: opening the store again releases them.
+    #[tokio::test]
+    async fn a_release_cut_short_is_finished_when_the_store_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.db");
+        let store = open(&path).await;
+        let (_, id) = paused_with_held_notices(&store, 3).await;
+        // Held notices of another account without a subscription stay held.
+        let other = optout_store_conformance::setup::account(&store).await;
+        expose(&store, &other, "d0", vec![email("b@x.io")]).await;
+        record_opt_outs(&store, vec![opt_out("d0", None)], at(2)).await;
+        sqlx::query("UPDATE subscriptions SET is_active = 1 WHERE id = ?1")
+            .bind(id.to_string())
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        store.close().await;
+
+        let reopened = open(&path).await;
+        assert_eq!(held(&reopened).await, 1);
+        assert_eq!(claim(&reopened, at(3)).await.len(), 3);
+    }
 }

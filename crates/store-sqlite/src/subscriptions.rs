@@ -34,8 +34,8 @@ pub(crate) async fn insert(
         Err(error) if is_unique_violation(&error) => return Err(StoreError::SubscriptionExists),
         Err(error) => return Err(map_err(error)),
     }
-    // Notices created before the account subscribed have waited for this moment.
-    notices::release_account(conn, &new.account_id, new.created_at).await?;
+    // Notices created before the account subscribed have waited for this moment: the caller
+    // releases them once this is committed.
     find(conn, &new.account_id, new.id)
         .await?
         .ok_or(StoreError::NotFound)
@@ -123,9 +123,8 @@ pub(crate) async fn apply_changes(
     .execute(&mut *conn)
     .await
     .map_err(map_err)?;
-    if is_active {
-        notices::release_account(conn, &current.account_id, changes.updated_at).await?;
-    } else {
+    // Held notices are released by the caller once this is committed.
+    if !is_active {
         notices::hold_account(conn, &current.account_id).await?;
     }
     find(conn, &current.account_id, current.id)
