@@ -53,6 +53,7 @@ fn bench_runs_every_scenario_and_prints_its_figures_as_json() {
         "request_p99_ms",
         "fanout_s",
         "drain_per_s",
+        "release_request_max_ms",
         "peak_rss_mb",
     ] {
         assert!(figure(key) > 0.0, "{key} is not positive in {report}");

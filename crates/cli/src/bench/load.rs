@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 /// Most requests in flight at once in an open-loop (paced) run.
 const MAX_OPEN_LOOP_IN_FLIGHT: usize = 1024;
@@ -191,6 +192,27 @@ impl OperatorClient {
             accepted.extend(task.await.context("load task panicked")??);
         }
         Ok(accepted)
+    }
+
+    /// Sends single opt-outs of `contacts` one after the other, `pause` between them, until
+    /// `stop` (or the contacts run out); returns the longest wait for a `202`.
+    pub async fn longest_wait(
+        &self,
+        contacts: Range<u64>,
+        pause: Duration,
+        stop: CancellationToken,
+    ) -> anyhow::Result<Duration> {
+        let mut longest = Duration::ZERO;
+        for contact in contacts {
+            let sent = Instant::now();
+            self.post(contact..contact + 1, true).await?;
+            longest = longest.max(sent.elapsed());
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+        Ok(longest)
     }
 
     async fn post(&self, contacts: Range<u64>, single: bool) -> anyhow::Result<()> {

@@ -36,6 +36,10 @@ const BENCH_ADMIN_TOKEN: &str = "bench-admin-token-not-secret";
 const NOTICE_BODY_BYTES: usize = 330;
 /// Longest wait for the last deliveries of a phase (a millisecond per notice if longer).
 const DELIVERY_DEADLINE: Duration = Duration::from_secs(300);
+/// Pause between two opt-outs that probe the API while a backlog is released.
+const PROBE_PAUSE: Duration = Duration::from_millis(10);
+/// Most opt-outs that probe the API while a backlog is released.
+const PROBE_MOST: u64 = 100_000;
 
 /// The figures of one run.
 #[derive(Debug)]
@@ -74,6 +78,8 @@ struct Backlog {
     peak_rss_mb: f64,
     /// From the first subscription resumed to the last one resumed (held notices released).
     release: Duration,
+    /// The longest wait for an opt-out's `202` meanwhile (single opt-outs, one every 10 ms).
+    release_request_max: Duration,
     drain_per_s: f64,
 }
 
@@ -106,6 +112,8 @@ struct Contacts {
     backlog: Range<u64>,
     /// The one contact exposed to every fan-out account.
     fan_out: u64,
+    /// Contacts exposed to nobody, whose opt-outs probe the API while a backlog is released.
+    probe: Range<u64>,
 }
 
 impl Contacts {
@@ -114,8 +122,10 @@ impl Contacts {
         let throughput = 0..args.opt_outs;
         let paced = throughput.end..throughput.end + paced_count;
         let backlog = paced.end..paced.end + args.backlog;
+        let fan_out = backlog.end;
         Self {
-            fan_out: backlog.end,
+            fan_out,
+            probe: fan_out + 1..fan_out + 1 + PROBE_MOST,
             throughput,
             paced,
             backlog,
@@ -268,7 +278,7 @@ async fn measure(
             store.as_ref(),
             &operator,
             &seeded.subscribed,
-            contacts.backlog.clone(),
+            &contacts,
             &arrivals,
             expected,
         )
@@ -353,25 +363,26 @@ async fn seed(
 }
 
 /// The backlog scenario: the receivers go down (their subscriptions are paused, as the engine
-/// does to a failing receiver), `contacts` opt out and their notices are held; then the
-/// receivers come back (resumed) and the backlog drains.
+/// does to a failing receiver), the backlog's contacts opt out and their notices are held; then
+/// the receivers come back (resumed) and the backlog drains, while single opt-outs of other
+/// contacts probe how long the release keeps the API waiting.
 async fn backlog(
     args: &BenchArgs,
     store: &dyn optout_store::Store,
     operator: &OperatorClient,
     subscribed: &[setup::Subscribed],
-    contacts: Range<u64>,
+    contacts: &Contacts,
     arrivals: &Arrivals,
     delivered_before: u64,
 ) -> anyhow::Result<Backlog> {
-    let notices = contacts.end - contacts.start;
+    let notices = contacts.backlog.end - contacts.backlog.start;
     eprintln!("backlog: {notices} notices held while the receivers are down...");
     let sampler = rss::PeakSampler::start();
     setup::set_active(store, subscribed, false).await?;
     let queueing = Instant::now();
     operator
         .send_only(
-            contacts,
+            contacts.backlog.clone(),
             Pace {
                 batch: args.batch,
                 concurrency: args.concurrency as usize,
@@ -383,9 +394,18 @@ async fn backlog(
     let intake_per_s = notices as f64 / queueing.elapsed().as_secs_f64();
     let held_rss_mb = rss::resident_mb().unwrap_or(0.0);
     eprintln!("backlog: receivers up again, draining...");
+    // Opt-outs sent meanwhile show how long the release keeps the API waiting.
+    let stop_probe = CancellationToken::new();
+    let probe = tokio::spawn({
+        let (operator, probe, stop) =
+            (operator.clone(), contacts.probe.clone(), stop_probe.clone());
+        async move { operator.longest_wait(probe, PROBE_PAUSE, stop).await }
+    });
     let resumed = Instant::now();
     setup::set_active(store, subscribed, true).await?;
     let release = resumed.elapsed();
+    stop_probe.cancel();
+    let release_request_max = probe.await.context("probe task panicked")??;
     let last = wait_for(arrivals, delivered_before + notices).await?;
     let peak_rss_mb = sampler.finish();
     Ok(Backlog {
@@ -394,6 +414,7 @@ async fn backlog(
         held_rss_mb,
         peak_rss_mb,
         release,
+        release_request_max,
         drain_per_s: notices as f64 / (last - resumed).as_secs_f64(),
     })
 }
@@ -523,6 +544,10 @@ fn print_table(args: &BenchArgs, backend: &str, report: &Report) {
             "  receivers resumed, held notices released (s)",
             format!("{:.2}", backlog.release.as_secs_f64()),
         );
+        row(
+            "  longest opt-out request meanwhile (ms)",
+            format!("{:.1}", millis(backlog.release_request_max)),
+        );
         row("  drain (notices/s)", format!("{:.0}", backlog.drain_per_s));
         row(
             "  drain / steady rate",
@@ -572,6 +597,7 @@ fn report_json(report: &Report) -> serde_json::Value {
         "held_rss_mb": report.backlog.map(|b| b.held_rss_mb.round()),
         "backlog_intake_per_s": report.backlog.map(|b| b.intake_per_s.round()),
         "release_s": report.backlog.map(|b| round3(b.release.as_secs_f64())),
+        "release_request_max_ms": report.backlog.map(|b| millis(b.release_request_max)),
         "drain_per_s": report.backlog.map(|b| b.drain_per_s.round()),
         "drain_ratio": report.backlog.map(|b| round3(b.drain_per_s / report.relay_per_s)),
         "peak_rss_mb": report.backlog.map(|b| b.peak_rss_mb.round()),
