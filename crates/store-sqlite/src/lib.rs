@@ -245,11 +245,12 @@ impl SqliteStore {
             let mut tx = self.begin_write().await?;
             let released =
                 notices::release_account(&mut tx, account_id, now, self.release_chunk).await?;
-            // Not waiting for the disk each time: a chunk lost in a crash is released when the
-            // store is opened again (`notices::release_interrupted`).
-            tx.commit().await.map_err(map_err)?;
+            // Each chunk waits for the disk, although a chunk lost in a crash would be released
+            // when the store is opened again (`notices::release_interrupted`): otherwise the
+            // next opt-out's commit would wait for the whole release to reach the disk.
+            self.commit(tx).await?;
             if released < self.release_chunk {
-                return self.wal_sync.commit_is_durable().await;
+                return Ok(());
             }
         }
     }
