@@ -195,6 +195,23 @@ impl SqliteStore {
         })
     }
 
+    /// Copies every committed page from the WAL into the database file and empties the WAL (a
+    /// `TRUNCATE` checkpoint), waiting for readers as the busy timeout allows. After a bulk load,
+    /// so that the writes that follow do not share the disk with copying it.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        let mut conn = self.writer.acquire().await.map_err(map_err)?;
+        let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        if busy != 0 {
+            return Err(StoreError::Backend(
+                "the WAL checkpoint was blocked by a reader".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Writes a consistent copy of the whole database to `target` (`VACUUM INTO`), while the
     /// service keeps running: the copy is one read snapshot, compacted, with no WAL beside it.
     /// `target` must not exist yet.

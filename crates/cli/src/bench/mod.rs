@@ -192,6 +192,7 @@ async fn measure(
 
     let hook = format!("http://{receiver}/hook");
     let seeded = seed(args, store.as_ref(), &keyring, &contacts, &hook).await?;
+    backend.settle().await;
 
     let operator = OperatorClient::new(&api, BENCH_ADMIN_TOKEN)?;
     let mut expected = 0;
