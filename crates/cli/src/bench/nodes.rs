@@ -73,12 +73,15 @@ impl Backend {
         }
     }
 
-    /// Drops the scratch database (the SQLite file goes with its directory).
+    /// Drops the scratch database (the SQLite file goes with its directory, once closed).
     pub async fn remove(self) {
-        if let Self::Postgres(scratch) = self {
-            if let Err(error) = scratch.drop_database().await {
-                eprintln!("could not drop the benchmark database: {error}");
+        match self {
+            Self::Postgres(scratch) => {
+                if let Err(error) = scratch.drop_database().await {
+                    eprintln!("could not drop the benchmark database: {error}");
+                }
             }
+            Self::Sqlite { store, _dir } => store.close().await,
         }
     }
 }
