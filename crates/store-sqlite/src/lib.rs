@@ -155,7 +155,7 @@ impl SqliteStore {
                     .pragma("wal_autocheckpoint", "0")
                     .pragma(
                         "journal_size_limit",
-                        checkpoints::WAL_SIZE_LIMIT_BYTES.to_string(),
+                        checkpoints::WalSizes::SERVICE.limit.to_string(),
                     ),
             )
             .await?;
@@ -184,10 +184,16 @@ impl SqliteStore {
                     .pragma("cache_size", format!("-{READER_CACHE_KIB}")),
             )
             .await?;
+        let checkpoints = checkpoints::Checkpoints::start(
+            checkpointer,
+            writer.clone(),
+            path,
+            checkpoints::WalSizes::SERVICE,
+        );
         Ok(Self {
             writer,
             reader,
-            checkpoints: checkpoints::Checkpoints::start(checkpointer, path),
+            checkpoints,
             wal_sync,
             path: path.to_owned(),
             rate_counters: rate_limits::RateCounters::default(),
