@@ -9,6 +9,24 @@ use sqlx::PgPool;
 
 use crate::error::map_err;
 
+// The queue's counts read only the rows they count, so a scrape does not grow with every notice
+// ever made: queued notices through the partial index of due ones, undelivered ones through
+// theirs, and the notices ever created from the totals a trigger keeps (migration 0006); the
+// delivered ones are the rest.
+
+/// Queued notices: being delivered (a claimed notice stays 'pending' with its lease in
+/// `lease_until`, which ends after `now`), never attempted, and awaiting a retry.
+const QUEUED_COUNTS: &str = "SELECT
+        COUNT(*) FILTER (WHERE COALESCE(lease_until, 0) > $1),
+        COUNT(*) FILTER (WHERE COALESCE(lease_until, 0) <= $1 AND attempts = 0),
+        COUNT(*) FILTER (WHERE COALESCE(lease_until, 0) <= $1 AND attempts > 0)
+    FROM notices WHERE state = 'pending'";
+/// Undelivered notices, and those of them held.
+const UNDELIVERED_COUNTS: &str = "SELECT COUNT(*), COUNT(*) FILTER (WHERE state = 'waiting')
+    FROM notices WHERE state <> 'delivered'";
+/// Every notice ever created.
+const CREATED_COUNT: &str = "SELECT COALESCE(SUM(created), 0)::BIGINT FROM notice_totals";
+
 /// Notice counts by status, oldest due instant, subscription counts; one read snapshot.
 pub(crate) async fn queue_metrics(
     pool: &PgPool,
@@ -20,23 +38,20 @@ pub(crate) async fn queue_metrics(
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .await
         .map_err(map_err)?;
-    // A claimed notice stays 'pending' with its lease in lease_until: leased until after `now`
-    // means an attempt is in flight.
-    let notices: rows::NoticeCounts = sqlx::query_as(
-        "SELECT
-               COUNT(*) FILTER (WHERE state = 'pending' AND COALESCE(lease_until, 0) > $1),
-               COUNT(*) FILTER (WHERE state = 'pending' AND COALESCE(lease_until, 0) <= $1
-                                  AND attempts = 0),
-               COUNT(*) FILTER (WHERE state = 'pending' AND COALESCE(lease_until, 0) <= $1
-                                  AND attempts > 0),
-               COUNT(*) FILTER (WHERE state = 'waiting'),
-               COUNT(*) FILTER (WHERE state = 'delivered')
-             FROM notices",
-    )
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(map_err)?;
+    let (delivering, pending, failed): (i64, i64, i64) = sqlx::query_as(QUEUED_COUNTS)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    let (undelivered, waiting): (i64, i64) = sqlx::query_as(UNDELIVERED_COUNTS)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    let created: i64 = sqlx::query_scalar(CREATED_COUNT)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    let notices: rows::NoticeCounts = (delivering, pending, failed, waiting, created - undelivered);
     let oldest_due: Option<i64> = sqlx::query_scalar(
         "SELECT MIN(next_attempt_at) FROM notices
          WHERE state = 'pending' AND next_attempt_at <= $1",
@@ -71,4 +86,76 @@ pub(crate) async fn all_subscriptions(
         .await
         .map_err(map_err)?;
     found.into_iter().map(rows::subscription).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scratch::ScratchDatabase;
+    use crate::PostgresStore;
+    use optout_core::NoticeDisposition;
+    use optout_store::Store;
+    use optout_store_conformance::setup::{
+        at, claim, email, expose, opt_out, outcome, record, record_opt_outs, subscribed_account,
+    };
+
+    fn server_url() -> String {
+        std::env::var("TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    }
+
+    /// How `query` ran (with `$1` bound to 0 where it has one), with sequential scans disabled:
+    /// one is still chosen when no index can answer the query.
+    async fn run_plan(store: &PostgresStore, query: &str) -> String {
+        let mut tx = store.pool().begin().await.expect("begin");
+        sqlx::query("SET LOCAL enable_seqscan = off")
+            .execute(&mut *tx)
+            .await
+            .expect("set");
+        let explain = format!("EXPLAIN ANALYZE {query}");
+        let mut statement = sqlx::query_scalar::<_, String>(&explain);
+        if query.contains("$1") {
+            statement = statement.bind(0_i64);
+        }
+        let lines = statement.fetch_all(&mut *tx).await.expect("explain");
+        lines.join("\n")
+    }
+
+    #[tokio::test]
+    async fn queue_counts_read_no_delivered_notice() {
+        let database = ScratchDatabase::create(&server_url(), "optout_test")
+            .await
+            .expect("scratch database");
+        let store = PostgresStore::open(&database.url).await.expect("open");
+        let subscribed = subscribed_account(&store).await;
+        let contacts = ["c1", "c2", "c3"];
+        for contact in contacts {
+            expose(&store, &subscribed.account, contact, vec![email("a@x.io")]).await;
+        }
+        let opt_outs = contacts.iter().map(|c| opt_out(c, None)).collect();
+        record_opt_outs(&store, opt_outs, at(1)).await;
+        let claimed = claim(&store, at(2)).await;
+        let outcomes: Vec<_> = claimed
+            .iter()
+            .zip([
+                NoticeDisposition::Delivered,
+                NoticeDisposition::Delivered,
+                NoticeDisposition::RetryAt(at(60)),
+            ])
+            .map(|(notice, disposition)| outcome(notice, at(2), disposition))
+            .collect();
+        assert_eq!(record(&store, &outcomes).await, 3);
+
+        for query in [QUEUED_COUNTS, UNDELIVERED_COUNTS] {
+            let plan = run_plan(&store, query).await;
+            assert!(
+                !plan.contains("Seq Scan on notices") && !plan.contains("Rows Removed"),
+                "{query}\nreads delivered notices:\n{plan}"
+            );
+        }
+        let counted = store.find_queue_metrics(at(3)).await.expect("metrics");
+        assert_eq!((counted.delivered, counted.failed), (2, 1));
+        store.close().await;
+        database.drop_database().await.expect("drop");
+    }
 }

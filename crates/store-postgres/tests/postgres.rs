@@ -235,3 +235,65 @@ async fn the_rate_limit_holds_across_nodes() {
     }
     database.drop_database().await;
 }
+
+/// The queue's delivered count is the notices ever created less the undelivered ones, so the
+/// migration that starts keeping the totals counts the notices already there.
+#[tokio::test]
+async fn notices_created_before_their_totals_were_kept_are_counted() {
+    use optout_core::NoticeDisposition;
+    use optout_store_conformance::setup::{
+        at, claim, email, expose, opt_out as new_opt_out, outcome, record, record_opt_outs,
+        subscribed_account,
+    };
+    use sqlx::migrate::{Migrate, Migrator};
+
+    /// The migration that starts keeping the totals.
+    const TOTALS: i64 = 6;
+    let database = TestDatabase::create().await;
+    let store = PostgresStore::connect(&database.url)
+        .await
+        .expect("connect");
+    let migrations = Migrator::new(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/migrations"
+    )))
+    .await
+    .expect("migrations");
+    let mut conn = store.pool().acquire().await.expect("connection");
+    conn.ensure_migrations_table()
+        .await
+        .expect("migrations table");
+    for migration in migrations.iter().filter(|m| m.version < TOTALS) {
+        conn.apply(migration).await.expect("migration");
+    }
+    drop(conn);
+
+    let subscribed = subscribed_account(&store).await;
+    for contact in ["c1", "c2", "c3", "c4"] {
+        expose(&store, &subscribed.account, contact, vec![email("a@x.io")]).await;
+    }
+    let delivered = |notice| outcome(notice, at(2), NoticeDisposition::Delivered);
+    record_opt_outs(
+        &store,
+        vec![new_opt_out("c1", None), new_opt_out("c2", None)],
+        at(1),
+    )
+    .await;
+    let claimed = claim(&store, at(2)).await;
+    assert_eq!(
+        record(&store, &claimed.iter().map(delivered).collect::<Vec<_>>()).await,
+        2
+    );
+    record_opt_outs(&store, vec![new_opt_out("c3", None)], at(3)).await;
+
+    store.migrate().await.expect("migrate");
+    let counted = store.find_queue_metrics(at(4)).await.expect("metrics");
+    assert_eq!((counted.delivered, counted.pending), (2, 1));
+
+    record_opt_outs(&store, vec![new_opt_out("c4", None)], at(5)).await;
+    let counted = store.find_queue_metrics(at(6)).await.expect("metrics");
+    assert_eq!((counted.delivered, counted.pending), (2, 2));
+
+    store.close().await;
+    database.drop_database().await;
+}
