@@ -54,6 +54,7 @@ fn bench_runs_every_scenario_and_prints_its_figures_as_json() {
         "fanout_s",
         "drain_per_s",
         "release_request_max_ms",
+        "backlog_request_max_ms",
         "peak_rss_mb",
     ] {
         assert!(figure(key) > 0.0, "{key} is not positive in {report}");
@@ -62,6 +63,10 @@ fn bench_runs_every_scenario_and_prints_its_figures_as_json() {
     assert!(
         (ratio - figure("relay_per_s") / figure("raw_per_s")).abs() < 0.01,
         "ratio is not relay/raw: {report}"
+    );
+    assert!(
+        figure("backlog_request_max_ms") >= figure("release_request_max_ms"),
+        "the release is part of the backlog's window: {report}"
     );
     // A notice may arrive before its opt-out's 202 does: its latency is then 0.
     assert!(figure("p50_ms") >= 0.0, "{report}");

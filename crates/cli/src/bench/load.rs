@@ -195,24 +195,24 @@ impl OperatorClient {
     }
 
     /// Sends single opt-outs of `contacts` one after the other, `pause` between them, until
-    /// `stop` (or the contacts run out); returns the longest wait for a `202`.
-    pub async fn longest_wait(
+    /// `stop` (or the contacts run out); returns when each was sent and how long its `202` took.
+    pub async fn probe_waits(
         &self,
         contacts: Range<u64>,
         pause: Duration,
         stop: CancellationToken,
-    ) -> anyhow::Result<Duration> {
-        let mut longest = Duration::ZERO;
+    ) -> anyhow::Result<Vec<(Instant, Duration)>> {
+        let mut waits = Vec::new();
         for contact in contacts {
             let sent = Instant::now();
             self.post(contact..contact + 1, true).await?;
-            longest = longest.max(sent.elapsed());
+            waits.push((sent, sent.elapsed()));
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = tokio::time::sleep(pause) => {}
             }
         }
-        Ok(longest)
+        Ok(waits)
     }
 
     async fn post(&self, contacts: Range<u64>, single: bool) -> anyhow::Result<()> {

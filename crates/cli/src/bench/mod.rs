@@ -36,9 +36,9 @@ const BENCH_ADMIN_TOKEN: &str = "bench-admin-token-not-secret";
 const NOTICE_BODY_BYTES: usize = 330;
 /// Longest wait for the last deliveries of a phase (a millisecond per notice if longer).
 const DELIVERY_DEADLINE: Duration = Duration::from_secs(300);
-/// Pause between two opt-outs that probe the API while a backlog is released.
+/// Pause between two opt-outs that probe the API while a backlog is released and drained.
 const PROBE_PAUSE: Duration = Duration::from_millis(10);
-/// Most opt-outs that probe the API while a backlog is released.
+/// Most opt-outs that probe the API while a backlog is released and drained.
 const PROBE_MOST: u64 = 100_000;
 
 /// The figures of one run.
@@ -80,6 +80,9 @@ struct Backlog {
     release: Duration,
     /// The longest wait for an opt-out's `202` meanwhile (single opt-outs, one every 10 ms).
     release_request_max: Duration,
+    /// The longest wait for an opt-out's `202` from the first subscription resumed until the
+    /// backlog was drained.
+    backlog_request_max: Duration,
     drain_per_s: f64,
 }
 
@@ -366,7 +369,7 @@ async fn seed(
 /// The backlog scenario: the receivers go down (their subscriptions are paused, as the engine
 /// does to a failing receiver), the backlog's contacts opt out and their notices are held; then
 /// the receivers come back (resumed) and the backlog drains, while single opt-outs of other
-/// contacts probe how long the release keeps the API waiting.
+/// contacts probe how long the release and the drain keep the API waiting.
 async fn backlog(
     args: &BenchArgs,
     store: &dyn optout_store::Store,
@@ -395,27 +398,39 @@ async fn backlog(
     let intake_per_s = notices as f64 / queueing.elapsed().as_secs_f64();
     let held_rss_mb = rss::resident_mb().unwrap_or(0.0);
     eprintln!("backlog: receivers up again, draining...");
-    // Opt-outs sent meanwhile show how long the release keeps the API waiting.
+    // Opt-outs sent meanwhile show how long the release and the drain keep the API waiting.
     let stop_probe = CancellationToken::new();
+    // Stops the probe on every way out, errors included.
+    let _stop_probe_on_exit = stop_probe.clone().drop_guard();
     let probe = tokio::spawn({
         let (operator, probe, stop) =
             (operator.clone(), contacts.probe.clone(), stop_probe.clone());
-        async move { operator.longest_wait(probe, PROBE_PAUSE, stop).await }
+        async move { operator.probe_waits(probe, PROBE_PAUSE, stop).await }
     });
     let resumed = Instant::now();
     setup::set_active(store, subscribed, true).await?;
-    let release = resumed.elapsed();
+    let released = Instant::now();
+    let last = wait_for(arrivals, delivered_before + notices).await;
     stop_probe.cancel();
-    let release_request_max = probe.await.context("probe task panicked")??;
-    let last = wait_for(arrivals, delivered_before + notices).await?;
+    let waits = probe.await.context("probe task panicked")??;
+    let last = last?;
+    let longest = |until: Instant| {
+        waits
+            .iter()
+            .filter(|(sent, _)| *sent < until)
+            .map(|(_, wait)| *wait)
+            .max()
+            .unwrap_or_default()
+    };
     let peak_rss_mb = sampler.finish();
     Ok(Backlog {
         notices,
         intake_per_s,
         held_rss_mb,
         peak_rss_mb,
-        release,
-        release_request_max,
+        release: released - resumed,
+        release_request_max: longest(released),
+        backlog_request_max: longest(last),
         drain_per_s: notices as f64 / (last - resumed).as_secs_f64(),
     })
 }
@@ -551,6 +566,10 @@ fn print_table(args: &BenchArgs, backend: &str, report: &Report) {
         );
         row("  drain (notices/s)", format!("{:.0}", backlog.drain_per_s));
         row(
+            "  longest opt-out request, release and drain (ms)",
+            format!("{:.1}", millis(backlog.backlog_request_max)),
+        );
+        row(
             "  drain / steady rate",
             format!("{:.2}", backlog.drain_per_s / report.relay_per_s),
         );
@@ -599,6 +618,7 @@ fn report_json(report: &Report) -> serde_json::Value {
         "backlog_intake_per_s": report.backlog.map(|b| b.intake_per_s.round()),
         "release_s": report.backlog.map(|b| round3(b.release.as_secs_f64())),
         "release_request_max_ms": report.backlog.map(|b| millis(b.release_request_max)),
+        "backlog_request_max_ms": report.backlog.map(|b| millis(b.backlog_request_max)),
         "drain_per_s": report.backlog.map(|b| b.drain_per_s.round()),
         "drain_ratio": report.backlog.map(|b| round3(b.drain_per_s / report.relay_per_s)),
         "peak_rss_mb": report.backlog.map(|b| b.peak_rss_mb.round()),
