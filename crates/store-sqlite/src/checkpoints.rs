@@ -7,13 +7,15 @@
 //! Under sustained writes a passive checkpoint never catches up with the writer, so the WAL would
 //! never start over and would grow for as long as the load lasts. Once the file is larger than
 //! [`WAL_RESTART_BYTES`], the checkpoint is a `RESTART` one: it holds new writes back while it
-//! copies the frames written since the passive one (about a second's worth) and waits for readers
-//! to leave the WAL, at most [`RESTART_WAIT`], so that the next commit starts the WAL over.
+//! copies the frames not copied yet and waits for readers to leave the WAL, at most
+//! [`RESTART_WAIT`], so that the next commit starts the WAL over. Passive checkpoints catch up
+//! with the writer first (at most [`CATCH_UP_PASSES`]), so that the restart has a few frames to
+//! copy rather than a second's worth.
 //!
 //! After a burst the file is cut back to [`WAL_SIZE_LIMIT_BYTES`] a step at a time. SQLite cuts
 //! the file in the first commit that reuses the WAL from its start, holding the write lock, down
 //! to the writer's `journal_size_limit`, and cutting gigabytes at once took the better part of a
-//! second. So the task keeps the writer's limit one [`CUT_BACK_STEP`] below the file's size:
+//! second. So the task keeps the writer's limit one [`CUT_BACK_STEP_BYTES`] below the file's size:
 //! each restart of the WAL cuts at most one step, and a service that keeps writing brings the
 //! file back to the limit over a few restarts.
 
@@ -35,6 +37,11 @@ const CUT_BACK_STEP_BYTES: u64 = 128 * 1024 * 1024;
 /// milliseconds (at 256 MiB and 1 GiB it did so during the benchmark's ordinary load, whose WAL
 /// reaches some 850 MiB).
 const WAL_RESTART_BYTES: u64 = 64 * WAL_SIZE_LIMIT_BYTES;
+/// Passive checkpoints run at most before a restart, each copying what the writer added during
+/// the one before.
+const CATCH_UP_PASSES: usize = 3;
+/// Frames left to copy that a restart may copy itself (4 MiB of 4 KiB pages).
+const CATCH_UP_FRAMES: i64 = 1024;
 /// How long a restarting checkpoint waits for the writer and readers before it gives up until
 /// the next tick: writes wait meanwhile, so it is short.
 pub(crate) const RESTART_WAIT: Duration = Duration::from_millis(100);
@@ -157,11 +164,19 @@ impl Checkpointer {
         let size = self.wal_size();
         if let Err(error) = self.limit_next_cut(size).await {
             if !self.is_closed() {
-                tracing::warn!(%error, "setting the WAL size limit failed; retrying at the next tick");
+                tracing::warn!(%error, "cannot set the WAL size limit; retrying at the next tick");
             }
             return;
         }
         if size > self.sizes.restart {
+            // The restart holds writes back while it copies what the passive one left: catch up
+            // first, so that it has a few frames to copy rather than a second's worth.
+            for _ in 0..CATCH_UP_PASSES {
+                match self.passive().await {
+                    Ok(left) if left > CATCH_UP_FRAMES => {}
+                    _ => break,
+                }
+            }
             // A busy writer or reader makes it give up (SQLITE_BUSY is reported in the result
             // row, not as an error): the next tick tries again.
             if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
@@ -173,6 +188,14 @@ impl Checkpointer {
                 }
             }
         }
+    }
+
+    /// A passive checkpoint; returns how many frames of the WAL it left uncopied.
+    async fn passive(&self) -> Result<i64, sqlx::Error> {
+        let (_, frames, copied): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(frames - copied)
     }
 
     fn wal_size(&self) -> u64 {
@@ -219,6 +242,20 @@ mod tests {
 
     #[tokio::test]
     async fn a_large_wal_is_cut_back_a_step_per_restart() {
+        cut_back_a_step_per_restart(SIZES).await;
+    }
+
+    /// The same through restarting checkpoints, which catch up with passive ones first.
+    #[tokio::test]
+    async fn a_large_wal_is_cut_back_a_step_per_restarting_checkpoint() {
+        cut_back_a_step_per_restart(WalSizes {
+            restart: 0,
+            ..SIZES
+        })
+        .await;
+    }
+
+    async fn cut_back_a_step_per_restart(sizes: WalSizes) {
         let dir = tempfile::tempdir().unwrap();
         let database = dir.path().join("cut.db");
         let options = SqliteConnectOptions::from_str("sqlite://")
@@ -230,14 +267,14 @@ mod tests {
             options
                 .clone()
                 .pragma("wal_autocheckpoint", "0")
-                .pragma("journal_size_limit", SIZES.limit.to_string()),
+                .pragma("journal_size_limit", sizes.limit.to_string()),
         )
         .await;
         let mut checkpointer = Checkpointer::new(
             one_connection(options).await,
             writer.clone(),
             &database,
-            SIZES,
+            sizes,
         );
         sqlx::query("CREATE TABLE t (b BLOB)")
             .execute(&writer)
@@ -252,12 +289,12 @@ mod tests {
         .await
         .unwrap();
         let burst = checkpointer.wal_size();
-        assert!(burst > 2 * SIZES.cut_back_step, "WAL of {burst} bytes");
+        assert!(burst > 2 * sizes.cut_back_step, "WAL of {burst} bytes");
 
         let mut cuts = Vec::new();
         for _ in 0..20 {
             let before = checkpointer.wal_size();
-            if before <= SIZES.limit {
+            if before <= sizes.limit {
                 break;
             }
             checkpointer.tick().await;
@@ -269,13 +306,13 @@ mod tests {
             cuts.push(before - checkpointer.wal_size());
         }
         assert!(
-            checkpointer.wal_size() <= SIZES.limit,
+            checkpointer.wal_size() <= sizes.limit,
             "cut back to {} bytes after cuts of {cuts:?}",
             checkpointer.wal_size()
         );
         assert!(cuts.len() > 2, "cuts {cuts:?}");
         assert!(
-            cuts.iter().all(|&cut| cut <= SIZES.cut_back_step),
+            cuts.iter().all(|&cut| cut <= sizes.cut_back_step),
             "cuts {cuts:?} larger than a step"
         );
     }
