@@ -8,8 +8,8 @@ DROP INDEX notices_by_account;
 CREATE INDEX notices_by_account ON notices (account_id, state) WHERE state <> 'delivered';
 
 -- Notices ever created, kept by a trigger: delivered ones are these less the undelivered ones.
--- Each connection adds to a shard of its own (by backend process id), so concurrent intakes on
--- different connections seldom wait for each other's row lock.
+-- Each connection adds to one of 64 shards (by backend process id; a node's pool has 10), so
+-- concurrent intakes on different connections seldom wait for each other's row lock.
 CREATE TABLE notice_totals (
     shard   INTEGER PRIMARY KEY,
     created BIGINT  NOT NULL
@@ -18,7 +18,7 @@ CREATE TABLE notice_totals (
 CREATE FUNCTION count_created_notices() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO notice_totals AS totals (shard, created)
-    SELECT pg_backend_pid() % 16, COUNT(*) FROM created_notices HAVING COUNT(*) > 0
+    SELECT pg_backend_pid() % 64, COUNT(*) FROM created_notices HAVING COUNT(*) > 0
     ON CONFLICT (shard) DO UPDATE SET created = totals.created + EXCLUDED.created;
     RETURN NULL;
 END
