@@ -5,8 +5,8 @@
 //! a checkpoint has copied everything, the next commit reuses the WAL from its start.
 //!
 //! Under sustained writes a passive checkpoint never catches up with the writer, so the WAL would
-//! never start over and would grow for as long as the load lasts. Once the file is larger than
-//! [`WAL_RESTART_BYTES`], the checkpoint is a `RESTART` one: it holds new writes back while it
+//! never start over and would grow for as long as the load lasts. Once the WAL holds more than
+//! [`WAL_RESTART_BYTES`] of frames, the checkpoint is a `RESTART` one: it holds new writes back while it
 //! copies the frames not copied yet and waits for readers to leave the WAL, at most
 //! [`RESTART_WAIT`], so that the next commit starts the WAL over. Passive checkpoints catch up
 //! with the writer first (at most [`CATCH_UP_PASSES`]), so that the restart has a few frames to
@@ -29,10 +29,11 @@ pub(crate) const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 /// The size the WAL file is cut back to after a burst.
 pub(crate) const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 /// The most the WAL file is cut back by at one restart of the WAL (see the module's
-/// documentation): cutting 4 GiB at once took 0.7 s on the benchmark's machine, so a step takes
-/// some 20 ms there.
+/// documentation): cutting 4 GiB at once took 0.7 to 1.1 s on the benchmark's machine, and a
+/// step 35 ms.
 const CUT_BACK_STEP_BYTES: u64 = 128 * 1024 * 1024;
-/// Above this size the WAL is made to start over (see the module's documentation). A safety
+/// Above this many bytes of frames the WAL is made to start over (see the module's
+/// documentation). A safety
 /// net for long bursts, not a routine: each restart holds writes back for up to a few hundred
 /// milliseconds (at 256 MiB and 1 GiB it did so during the benchmark's ordinary load, whose WAL
 /// reaches some 850 MiB).
@@ -54,7 +55,7 @@ pub(crate) struct WalSizes {
     pub(crate) limit: u64,
     /// The most the file is cut back by at one restart of the WAL.
     pub(crate) cut_back_step: u64,
-    /// Above this size the WAL is made to start over.
+    /// Above this many bytes of frames the WAL is made to start over.
     pub(crate) restart: u64,
 }
 
@@ -127,6 +128,22 @@ struct Checkpointer {
     sizes: WalSizes,
     /// The writer's `journal_size_limit` as last set.
     writer_limit: u64,
+    /// Bytes of one WAL frame, once read.
+    frame_bytes: Option<u64>,
+}
+
+/// What a checkpoint reported: frames in the WAL since it last started over, and how many of
+/// them are copied into the database file.
+struct WalProgress {
+    frames: i64,
+    copied: i64,
+}
+
+impl WalProgress {
+    /// Frames not copied yet.
+    fn left(&self) -> i64 {
+        self.frames - self.copied
+    }
 }
 
 impl Checkpointer {
@@ -139,6 +156,7 @@ impl Checkpointer {
             wal: PathBuf::from(wal),
             sizes,
             writer_limit: sizes.limit,
+            frame_bytes: None,
         }
     }
 
@@ -146,34 +164,46 @@ impl Checkpointer {
         self.pool.is_closed() || self.writer.is_closed()
     }
 
-    /// Checkpoints what it can, keeps the next cut of the file to a step, and starts the WAL
-    /// over if it has grown past its restart size. Failures are logged and retried at the next
-    /// tick.
+    /// Keeps the next cut of the file to a step, checkpoints what it can, and starts the WAL
+    /// over if what it holds has grown past its restart size. Failures are logged and retried at
+    /// the next tick.
     async fn tick(&mut self) {
-        // PASSIVE never waits for the writer or readers: it copies what it can now, and the
-        // rest at a later tick.
-        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&self.pool)
-            .await
-        {
-            if !self.is_closed() {
-                tracing::warn!(%error, "WAL checkpoint failed; retrying at the next tick");
-            }
-            return;
-        }
-        let size = self.wal_size();
-        if let Err(error) = self.limit_next_cut(size).await {
+        // Set before the checkpoint: the WAL starts over only once a checkpoint has copied all of
+        // it, so the restart that may follow this one cuts the file to this limit.
+        if let Err(error) = self.limit_next_cut(self.wal_size()).await {
             if !self.is_closed() {
                 tracing::warn!(%error, "cannot set the WAL size limit; retrying at the next tick");
             }
             return;
         }
-        if size > self.sizes.restart {
+        // PASSIVE never waits for the writer or readers: it copies what it can now, and the
+        // rest at a later tick.
+        let frames = match self.passive().await {
+            Ok(progress) => progress.frames,
+            Err(error) => {
+                if !self.is_closed() {
+                    tracing::warn!(%error, "WAL checkpoint failed; retrying at the next tick");
+                }
+                return;
+            }
+        };
+        // What the WAL holds since it last started over, not the file's size: after a restart
+        // the file stays larger than that until it has been cut back.
+        let held = match self.frame_bytes().await {
+            Ok(frame_bytes) => frames.unsigned_abs() * frame_bytes,
+            Err(error) => {
+                if !self.is_closed() {
+                    tracing::warn!(%error, "cannot read the page size; retrying at the next tick");
+                }
+                return;
+            }
+        };
+        if held > self.sizes.restart {
             // The restart holds writes back while it copies what the passive one left: catch up
             // first, so that it has a few frames to copy rather than a second's worth.
             for _ in 0..CATCH_UP_PASSES {
                 match self.passive().await {
-                    Ok(left) if left > CATCH_UP_FRAMES => {}
+                    Ok(progress) if progress.left() > CATCH_UP_FRAMES => {}
                     _ => break,
                 }
             }
@@ -190,12 +220,25 @@ impl Checkpointer {
         }
     }
 
-    /// A passive checkpoint; returns how many frames of the WAL it left uncopied.
-    async fn passive(&self) -> Result<i64, sqlx::Error> {
+    /// A passive checkpoint.
+    async fn passive(&self) -> Result<WalProgress, sqlx::Error> {
         let (_, frames, copied): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
             .fetch_one(&self.pool)
             .await?;
-        Ok(frames - copied)
+        Ok(WalProgress { frames, copied })
+    }
+
+    /// Bytes of one WAL frame: a page and its 24-byte header (read once).
+    async fn frame_bytes(&mut self) -> Result<u64, sqlx::Error> {
+        if let Some(frame_bytes) = self.frame_bytes {
+            return Ok(frame_bytes);
+        }
+        let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&self.pool)
+            .await?;
+        let frame_bytes = page_size.unsigned_abs() + 24;
+        self.frame_bytes = Some(frame_bytes);
+        Ok(frame_bytes)
     }
 
     fn wal_size(&self) -> u64 {
