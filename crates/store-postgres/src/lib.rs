@@ -17,7 +17,8 @@
 //! of the same contact take a contact-bucket advisory lock (exclusive and shared), a change of an
 //! account's subscription takes the account row `FOR NO KEY UPDATE` while an opt-out that decides
 //! "queued or held" takes it `FOR SHARE`. Locks are always taken in one order (advisory, accounts
-//! by id, notices), so use cases never deadlock and never need a retry loop; `SERIALIZABLE`
+//! by id, notices, then the one `notice_totals` row a notice insert's trigger adds to), so use
+//! cases never deadlock and never need a retry loop; `SERIALIZABLE`
 //! would instead abort busy intakes under load and make every caller retry.
 //!
 //! [`connect`]: PostgresStore::connect
