@@ -65,8 +65,11 @@ pub(crate) async fn hold_account(
 
 /// Most held notices released in one transaction. Releasing rewrites each notice's row and
 /// index entries (some 8 µs each): a larger backlog is released a chunk per transaction, so that
-/// the writer, and every write queued behind it, waits some 100 ms at a time rather than seconds.
-pub(crate) const RELEASE_CHUNK: u64 = 10_000;
+/// the writer, and every write queued behind it, waits tens of milliseconds at a time rather
+/// than seconds. With 1,000,000 held, chunks of 4,000 halved the longest opt-out request during
+/// the release against chunks of 10,000 (91 against 208 ms, median of three runs each) and made
+/// the release some 15 % longer.
+pub(crate) const RELEASE_CHUNK: u64 = 4_000;
 
 /// Releases up to `most` held notices of the account, provided it has an active subscription:
 /// due at `now`, with a fresh set of attempts. Returns how many were released: fewer than `most`
