@@ -205,15 +205,29 @@ pub fn queue_metrics(
 ) -> QueueMetrics {
     let (delivering, pending, failed, waiting, delivered) = notices;
     QueueMetrics {
-        pending: pending.unsigned_abs(),
-        delivering: delivering.unsigned_abs(),
-        failed: failed.unsigned_abs(),
-        waiting: waiting.unsigned_abs(),
-        delivered: delivered.unsigned_abs(),
+        pending: count("pending", pending),
+        delivering: count("delivering", delivering),
+        failed: count("failed", failed),
+        waiting: count("waiting", waiting),
+        delivered: count("delivered", delivered),
         oldest_due_at: oldest_due_at.map(from_millis),
-        active_subscriptions: active.unsigned_abs(),
-        disabled_subscriptions: disabled.unsigned_abs(),
+        active_subscriptions: count("active_subscriptions", active),
+        disabled_subscriptions: count("disabled_subscriptions", disabled),
     }
+}
+
+/// A count as read from the database. One below zero can only come of inconsistent bookkeeping
+/// (the delivered count is derived from the notices ever created and those undelivered): it is
+/// logged and shown as 0, never as a plausible positive figure.
+fn count(name: &'static str, value: i64) -> u64 {
+    u64::try_from(value).unwrap_or_else(|_| {
+        tracing::error!(
+            count = name,
+            value,
+            "negative count read from the database; shown as 0"
+        );
+        0
+    })
 }
 
 /// A notice's status at `now` (epoch milliseconds) from its stored state, lease and attempts: a
@@ -230,5 +244,27 @@ pub fn notice_status(
         _ if lease_until.is_some_and(|until| until > now) => NoticeStatus::Delivering,
         _ if attempts > 0 => NoticeStatus::Failed,
         _ => NoticeStatus::Pending,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_negative_count_is_shown_as_zero_not_as_its_magnitude() {
+        let metrics = queue_metrics((1, 2, 3, 4, -5), None, (6, -7));
+        assert_eq!(
+            (
+                metrics.delivering,
+                metrics.pending,
+                metrics.failed,
+                metrics.waiting
+            ),
+            (1, 2, 3, 4)
+        );
+        assert_eq!(metrics.delivered, 0);
+        assert_eq!(metrics.active_subscriptions, 6);
+        assert_eq!(metrics.disabled_subscriptions, 0);
     }
 }
