@@ -22,7 +22,7 @@
 use sqlx::SqlitePool;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often the WAL is checkpointed.
 pub(crate) const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
@@ -201,18 +201,40 @@ impl Checkpointer {
         if held > self.sizes.restart {
             // The restart holds writes back while it copies what the passive one left: catch up
             // first, so that it has a few frames to copy rather than a second's worth.
+            let mut left = None;
             for _ in 0..CATCH_UP_PASSES {
                 match self.passive().await {
-                    Ok(progress) if progress.left() > CATCH_UP_FRAMES => {}
-                    _ => break,
+                    Ok(progress) => {
+                        left = Some(progress.left());
+                        if progress.left() <= CATCH_UP_FRAMES {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
                 }
             }
-            // A busy writer or reader makes it give up (SQLITE_BUSY is reported in the result
-            // row, not as an error): the next tick tries again.
-            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
-                .execute(&self.pool)
-                .await
-            {
+            self.restart(left).await;
+        }
+    }
+
+    /// A `RESTART` checkpoint: it copies what is left, waits for readers to leave the WAL (new
+    /// writes wait meanwhile), and so makes the next commit start the WAL over. A writer or
+    /// reader that stays past [`RESTART_WAIT`] makes it give up (SQLITE_BUSY is reported in the
+    /// result row, not as an error): the next tick tries again. `left` is what the catch-up
+    /// left for it to copy, `None` when no catch-up pass succeeded.
+    async fn restart(&self, left: Option<i64>) {
+        let started = Instant::now();
+        match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(RESTART)")
+            .fetch_one(&self.pool)
+            .await
+        {
+            Ok((busy, _, _)) => tracing::debug!(
+                frames_left = left,
+                gave_up = busy != 0,
+                took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "WAL restart"
+            ),
+            Err(error) => {
                 if !self.is_closed() {
                     tracing::warn!(%error, "WAL restart failed; retrying at the next tick");
                 }

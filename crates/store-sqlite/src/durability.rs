@@ -22,6 +22,11 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A sync that takes longer than this is logged (at debug level): the commits it covers waited
+/// at least as long.
+const SLOW_SYNC: Duration = Duration::from_millis(50);
 
 /// Syncs the WAL file of one database on behalf of its writer.
 #[derive(Debug, Clone)]
@@ -48,7 +53,16 @@ impl Inner {
     /// Syncs the WAL, covering every commit numbered up to `covered`, and records the outcome
     /// here rather than in the caller, which may be gone by then.
     fn sync(&self, covered: u64) {
-        match self.wal.sync_data() {
+        let started = Instant::now();
+        let result = self.wal.sync_data();
+        let took = started.elapsed();
+        if took > SLOW_SYNC {
+            tracing::debug!(
+                took_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+                "slow WAL sync"
+            );
+        }
+        match result {
             Ok(()) => {
                 self.synced.fetch_max(covered, Ordering::SeqCst);
             }
