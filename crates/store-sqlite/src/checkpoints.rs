@@ -6,11 +6,11 @@
 //!
 //! Under sustained writes a passive checkpoint never catches up with the writer, so the WAL would
 //! never start over and would grow for as long as the load lasts. Once the WAL holds more than
-//! [`WAL_RESTART_BYTES`] of frames, the checkpoint is a `RESTART` one: it holds new writes back while it
-//! copies the frames not copied yet and waits for readers to leave the WAL, at most
-//! [`RESTART_WAIT`], so that the next commit starts the WAL over. Passive checkpoints catch up
-//! with the writer first (at most [`CATCH_UP_PASSES`]), so that the restart has a few frames to
-//! copy rather than a second's worth.
+//! [`WAL_RESTART_BYTES`] of frames, the checkpoint is a `RESTART` one: it holds new writes back
+//! while it copies the frames not copied yet and waits for readers to leave the WAL, at most
+//! [`RESTART_WAIT`], so that the next commit starts the WAL over. Passive checkpoints catch up with
+//! the writer first (at most [`CATCH_UP_PASSES`]), so that the restart has a few frames to copy
+//! rather than a second's worth.
 //!
 //! After a burst the file is cut back to [`WAL_SIZE_LIMIT_BYTES`] a step at a time. SQLite cuts
 //! the file in the first commit that reuses the WAL from its start, holding the write lock, down
@@ -32,11 +32,10 @@ pub(crate) const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 /// documentation): cutting 4 GiB at once took 0.7 to 1.1 s on the benchmark's machine, and a
 /// step 35 ms.
 const CUT_BACK_STEP_BYTES: u64 = 128 * 1024 * 1024;
-/// Above this many bytes of frames the WAL is made to start over (see the module's
-/// documentation). A safety
-/// net for long bursts, not a routine: each restart holds writes back for up to a few hundred
-/// milliseconds (at 256 MiB and 1 GiB it did so during the benchmark's ordinary load, whose WAL
-/// reaches some 850 MiB).
+/// Above this many bytes of frames the WAL is made to start over (see the module's documentation).
+/// A safety net for long bursts, not a routine: each restart holds writes back for up to a few
+/// hundred milliseconds (at 256 MiB and 1 GiB it did so during the benchmark's ordinary load, whose
+/// WAL reaches some 850 MiB).
 const WAL_RESTART_BYTES: u64 = 64 * WAL_SIZE_LIMIT_BYTES;
 /// Passive checkpoints run at most before a restart, each copying what the writer added during
 /// the one before.

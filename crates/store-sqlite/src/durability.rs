@@ -8,10 +8,10 @@
 //! commit made before it started (group commit across transactions).
 //!
 //! A commit is visible to readers of the database before it is durable, as in any group-commit
-//! design; nothing is acknowledged to a caller before it is. The one write that does not wait is
-//! a queue claim's lease: one lost in a crash only lets its notices be delivered once more. After a crash, a commit that was
-//! never acknowledged may be gone: the notice it recorded as delivered is delivered again (never
-//! lost), an opt-out whose `202` was never sent is sent again by its client.
+//! design; nothing is acknowledged to a caller before it is. The one write that does not wait is a
+//! queue claim's lease: one lost in a crash only lets its notices be delivered once more. After a
+//! crash, a commit that was never acknowledged may be gone: the notice it recorded as delivered is
+//! delivered again (never lost), an opt-out whose `202` was never sent is sent again by its client.
 //!
 //! If a sync fails, the state of the file on disk is unknown (the kernel may have dropped the
 //! dirty pages and will not report the failure twice), so every later write fails too, until

@@ -72,7 +72,10 @@ pub fn readable_stored_secrets(
             let account = loggable(&row.0);
             stored_secrets(row)
                 .inspect_err(|_| {
-                    tracing::error!(account_id = %account, "an account_secrets row cannot be read: skipped");
+                    tracing::error!(
+                        account_id = %account,
+                        "an account_secrets row cannot be read: skipped"
+                    );
                 })
                 .ok()
         })
