@@ -7,6 +7,8 @@ use optout_store_postgres::{PostgresStore, WorkListener};
 use optout_store_sqlite::SqliteStore;
 use std::path::PathBuf;
 use std::sync::Arc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// Where local files (the generated admin token) go when the database is not a local file.
 const DEFAULT_DATA_DIR: &str = "data";
@@ -68,15 +70,26 @@ pub async fn open(url: &str, migrations: Migrations) -> anyhow::Result<OpenedSto
     }
 }
 
-/// Wakes `signal` whenever another node commits due work, for as long as the process runs.
-pub async fn forward_wakeups(url: &str, signal: optout_server::WorkSignal) -> anyhow::Result<()> {
+/// Wakes `signal` whenever another node commits due work, until `stop`; the returned task ends
+/// once the listening connection is dropped.
+pub async fn forward_wakeups(
+    url: &str,
+    signal: optout_server::WorkSignal,
+    stop: CancellationToken,
+) -> anyhow::Result<JoinHandle<()>> {
     let mut listener = WorkListener::connect(url)
         .await
         .context("cannot LISTEN for work on the PostgreSQL database")?;
-    tokio::spawn(async move {
-        while listener.recv().await.is_some() {
-            signal.notify();
+    Ok(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                wakeup = listener.recv() => match wakeup {
+                    Some(()) => signal.notify(),
+                    None => break,
+                },
+            }
         }
-    });
-    Ok(())
+        listener.close().await;
+    }))
 }

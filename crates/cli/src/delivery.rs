@@ -59,15 +59,21 @@ pub async fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
         tracing::warn!("private webhook targets are allowed: development settings are on");
     }
     let app = App::new(opened.store, config, Arc::new(SystemClock))?;
-    if let Some(url) = &opened.postgres_url {
-        database::forward_wakeups(url, app.work_signal()).await?;
-    }
     let shutdown = CancellationToken::new();
     signals::cancel_on_signal(shutdown.clone())?;
+    let wakeups = match &opened.postgres_url {
+        Some(url) => {
+            Some(database::forward_wakeups(url, app.work_signal(), shutdown.clone()).await?)
+        }
+        None => None,
+    };
     let retention = tokio::spawn(app.retention(args.retention.policy(), shutdown.clone()));
     app.delivery_engine(engine_config(&args.delivery))
         .run(shutdown)
         .await;
     retention.await.context("the retention purge panicked")?;
+    if let Some(wakeups) = wakeups {
+        wakeups.await.context("the work listener panicked")?;
+    }
     Ok(())
 }

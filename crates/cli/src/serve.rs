@@ -45,14 +45,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let app = App::new(opened.store, config, Arc::new(SystemClock))?;
-    if let Some(url) = &opened.postgres_url {
-        // Work committed by another node wakes this node's engine at once.
-        database::forward_wakeups(url, app.work_signal()).await?;
-    }
     // Handlers are installed before the server says it listens: a signal sent from then on
     // always shuts down gracefully.
     let shutdown = CancellationToken::new();
     signals::cancel_on_signal(shutdown.clone())?;
+    let wakeups = match &opened.postgres_url {
+        // Work committed by another node wakes this node's engine at once.
+        Some(url) => {
+            Some(database::forward_wakeups(url, app.work_signal(), shutdown.clone()).await?)
+        }
+        None => None,
+    };
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -67,6 +70,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         engine.await.context("the delivery engine panicked")?;
     }
     retention.await.context("the retention purge panicked")?;
+    if let Some(wakeups) = wakeups {
+        wakeups.await.context("the work listener panicked")?;
+    }
     tracing::info!("optout-relay stopped");
     Ok(())
 }

@@ -3,6 +3,7 @@
 use sqlx::postgres::PgListener;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::{OpenError, WORK_CHANNEL};
 
@@ -18,10 +19,12 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 ///
 /// A background task holds one connection that `LISTEN`s. When the connection fails it
 /// reconnects with backoff and then wakes the engine once, because notifications sent while it
-/// was away are lost. The task ends when the `WorkListener` (or its receiver) is dropped.
+/// was away are lost. The task ends when the `WorkListener` (or its receiver) is dropped, soon
+/// after; [`WorkListener::close`] waits until it has.
 #[derive(Debug)]
 pub struct WorkListener {
     wakeups: mpsc::Receiver<()>,
+    task: JoinHandle<()>,
 }
 
 impl WorkListener {
@@ -30,8 +33,16 @@ impl WorkListener {
     pub async fn connect(url: &str) -> Result<Self, OpenError> {
         let listener = subscribe(url).await?;
         let (sender, wakeups) = mpsc::channel(1);
-        tokio::spawn(listen(url.to_owned(), listener, sender));
-        Ok(Self { wakeups })
+        let task = tokio::spawn(listen(url.to_owned(), listener, sender));
+        Ok(Self { wakeups, task })
+    }
+
+    /// Stops listening and waits until the listening connection is dropped, so that the
+    /// database can be dropped next without the listener seeing its connection lost.
+    pub async fn close(self) {
+        drop(self.wakeups);
+        // The task only returns or panics; a panic was already reported by the runtime.
+        let _ = self.task.await;
     }
 
     /// Waits for the next wake-up. `None` only if the background task ended (it panicked).

@@ -184,6 +184,38 @@ async fn the_work_listener_reconnects_after_losing_its_connection() {
     database.drop_database().await;
 }
 
+#[tokio::test]
+async fn a_closed_work_listener_lets_go_of_its_connection() {
+    let database = TestDatabase::create().await;
+    let store = database.open_store().await;
+    let listening = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN%'",
+        )
+        .bind(&database.name)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+    };
+    let listener = WorkListener::connect(&database.url).await.expect("listen");
+    assert_eq!(listening().await, 1, "one connection listens");
+
+    listener.close().await;
+    // The server notices the closed socket a moment later.
+    let mut left = listening().await;
+    for _ in 0..50 {
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        left = listening().await;
+    }
+    assert_eq!(left, 0, "the listening connection is gone once closed");
+
+    store.close().await;
+    database.drop_database().await;
+}
+
 /// Three nodes (three stores, each with its own connection pool) on one database share one rate
 /// limit per account: between them they allow exactly the limit, not three times it.
 #[tokio::test]

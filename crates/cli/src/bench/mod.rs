@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::cli::BenchArgs;
 use load::{Accepted, OperatorClient, Pace};
@@ -40,6 +41,8 @@ const DELIVERY_DEADLINE: Duration = Duration::from_secs(300);
 const PROBE_PAUSE: Duration = Duration::from_millis(10);
 /// Most opt-outs that probe the API while a backlog is released and drained.
 const PROBE_MOST: u64 = 100_000;
+/// Longest wait for the service to stop at the end (an attempt in flight lasts at most 10 s).
+const SERVICE_STOP_DEADLINE: Duration = Duration::from_secs(15);
 
 /// The figures of one run.
 #[derive(Debug)]
@@ -95,8 +98,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let (backend, store) = nodes::Backend::create(args.database_url.as_deref()).await?;
     let backend_name = backend.name();
     let shutdown = CancellationToken::new();
-    let result = measure(&args, &backend, store, &shutdown).await;
+    let service = TaskTracker::new();
+    let result = measure(&args, &backend, store, &shutdown, &service).await;
     shutdown.cancel();
+    // The service lets go of the database before it is removed.
+    service.close();
+    if tokio::time::timeout(SERVICE_STOP_DEADLINE, service.wait())
+        .await
+        .is_err()
+    {
+        eprintln!(
+            "the benchmark's service did not stop within {} s",
+            SERVICE_STOP_DEADLINE.as_secs()
+        );
+    }
     backend.remove().await;
     let report = result?;
     if args.json {
@@ -141,6 +156,7 @@ async fn measure(
     backend: &nodes::Backend,
     store: Arc<dyn optout_store::Store>,
     shutdown: &CancellationToken,
+    service: &TaskTracker,
 ) -> anyhow::Result<Report> {
     let contacts = Contacts::plan(args);
     // Every notice the phases expect: the fan-out's are all of one contact.
@@ -176,10 +192,13 @@ async fn measure(
     let mut engine_config = EngineConfig::new(Duration::from_secs(10));
     engine_config.concurrency = args.delivery_concurrency as usize;
     let engine = app.delivery_engine(engine_config);
-    tokio::spawn(engine.run(shutdown.clone()));
+    service.spawn(engine.run(shutdown.clone()));
     let _extra_nodes = match backend.postgres_url() {
         Some(url) => {
-            crate::database::forward_wakeups(url, app.work_signal()).await?;
+            let wakeups =
+                crate::database::forward_wakeups(url, app.work_signal(), shutdown.clone()).await?;
+            // Tracked so that the database is removed only after it stops listening.
+            service.spawn(wakeups);
             nodes::ExtraNodes::start(
                 (args.nodes - 1) as usize,
                 url,
@@ -191,7 +210,7 @@ async fn measure(
     };
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let api = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(app.run(listener, shutdown.clone()));
+    service.spawn(app.run(listener, shutdown.clone()));
 
     let hook = format!("http://{receiver}/hook");
     let seeded = seed(args, store.as_ref(), &keyring, &contacts, &hook).await?;
