@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use super::cpu::{CpuUse, Meter};
+
 /// Most requests in flight at once in an open-loop (paced) run.
 const MAX_OPEN_LOOP_IN_FLIGHT: usize = 1024;
 
@@ -246,14 +248,23 @@ impl OperatorClient {
     }
 }
 
+/// What the raw limit measured.
+#[derive(Debug, Clone, Copy)]
+pub struct RawLimit {
+    /// POSTs per second.
+    pub per_s: f64,
+    /// CPU time of the timed POSTs (`None` where `/proc` does not tell).
+    pub cpu: Option<CpuUse>,
+}
+
 /// The raw limit: `count` POSTs of `body_bytes` bytes to `url` with `concurrency` in flight,
-/// with the engine's HTTP client settings but no database and no signing. Returns POSTs/s.
+/// with the engine's HTTP client settings but no database and no signing.
 pub async fn raw_limit(
     url: &str,
     count: u64,
     body_bytes: usize,
     concurrency: usize,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<RawLimit> {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
@@ -278,6 +289,7 @@ pub async fn raw_limit(
         anyhow::ensure!(response.status().is_success(), "raw POST failed");
     }
     let next = Arc::new(AtomicU64::new(0));
+    let meter = Meter::start();
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
@@ -301,5 +313,9 @@ pub async fn raw_limit(
     for task in tasks {
         task.await.context("raw task panicked")??;
     }
-    Ok(count as f64 / started.elapsed().as_secs_f64())
+    let per_s = count as f64 / started.elapsed().as_secs_f64();
+    Ok(RawLimit {
+        per_s,
+        cpu: meter.stop(),
+    })
 }

@@ -5,6 +5,7 @@
 //! fresh service (API and delivery engine) on a temporary SQLite database with durable commits,
 //! and a load generator that sends opt-outs through the operator API.
 
+mod cpu;
 mod load;
 mod nodes;
 mod receiver;
@@ -27,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::cli::BenchArgs;
+use cpu::CpuUse;
 use load::{Accepted, OperatorClient, Pace};
 use receiver::Arrivals;
 use stats::{millis, Percentiles};
@@ -50,7 +52,12 @@ struct Report {
     ledger_exposures: u64,
     intake_per_s: f64,
     raw_per_s: f64,
+    /// CPU time of the raw limit's POSTs.
+    raw_cpu: Option<CpuUse>,
     relay_per_s: f64,
+    /// CPU time of the throughput phase; only where the whole relay runs in this process
+    /// (SQLite), as a PostgreSQL server's or another node's is not seen here.
+    relay_cpu: Option<CpuUse>,
     throughput_latency: Percentiles,
     paced_rate: f64,
     paced_latency: Percentiles,
@@ -115,7 +122,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     backend.remove().await;
     let report = result?;
     if args.json {
-        println!("{}", report_json(&report));
+        println!("{}", report_json(&report, args.opt_outs));
     } else {
         print_table(&args, backend_name, &report);
     }
@@ -165,7 +172,7 @@ async fn measure(
     // Measured before the service starts, so nothing of it (background checkpoints of the
     // seeding, say) runs meanwhile.
     eprintln!("raw limit: {} POSTs without the relay...", args.opt_outs);
-    let raw_per_s = load::raw_limit(
+    let raw = load::raw_limit(
         &format!("http://{receiver}/raw"),
         args.opt_outs,
         NOTICE_BODY_BYTES,
@@ -222,6 +229,8 @@ async fn measure(
         "throughput: {} opt-outs in batches of {}...",
         args.opt_outs, args.batch
     );
+    let in_this_process = backend.postgres_url().is_none();
+    let meter = cpu::Meter::start();
     let started = Instant::now();
     let accepted = operator
         .send(
@@ -238,6 +247,7 @@ async fn measure(
     expected += args.opt_outs;
     let last = wait_for(&arrivals, expected).await?;
     let relay_per_s = args.opt_outs as f64 / (last - started).as_secs_f64();
+    let relay_cpu = meter.stop().filter(|_| in_this_process);
     let throughput_latency = latencies(&arrivals, &accepted);
 
     let paced_count = contacts.paced.end - contacts.paced.start;
@@ -319,8 +329,10 @@ async fn measure(
     Ok(Report {
         ledger_exposures: seeded.ledger_exposures,
         intake_per_s,
-        raw_per_s,
+        raw_per_s: raw.per_s,
+        raw_cpu: raw.cpu,
         relay_per_s,
+        relay_cpu,
         throughput_latency,
         paced_rate,
         paced_latency,
@@ -538,6 +550,36 @@ fn print_table(args: &BenchArgs, backend: &str, report: &Report) {
         format!("{:.0}", report.relay_per_s),
     );
     row("ratio relay/raw", format!("{:.2}", ratio(report)));
+    if let Some(raw) = report.raw_cpu {
+        row(
+            "CPU per raw POST (µs), cores busy",
+            format!(
+                "{:.1} / {:.2}",
+                raw.micros_per(args.opt_outs),
+                raw.cores_busy()
+            ),
+        );
+    }
+    if let Some(relay) = report.relay_cpu {
+        row(
+            "CPU per notice (µs), cores busy",
+            format!(
+                "{:.1} / {:.2}",
+                relay.micros_per(args.opt_outs),
+                relay.cores_busy()
+            ),
+        );
+        row(
+            "  of which SQLite's threads (µs)",
+            format!("{:.1}", relay.store_micros_per(args.opt_outs)),
+        );
+    }
+    if let Some(cpu_ratio) = cpu_ratio(report, args.opt_outs) {
+        row(
+            "CPU ratio (per raw POST / per notice)",
+            format!("{cpu_ratio:.2}"),
+        );
+    }
     row(
         "opt-outs accepted by the API (per s)",
         format!("{:.0}", report.intake_per_s),
@@ -604,18 +646,34 @@ fn ratio(report: &Report) -> f64 {
     report.relay_per_s / report.raw_per_s
 }
 
+/// A raw POST's CPU time over a notice's: the ratio the relay would reach were it to keep the
+/// cores as busy as the raw phase does (`ratio` ≈ this × relay's cores busy / raw's).
+fn cpu_ratio(report: &Report, items: u64) -> Option<f64> {
+    let (raw, relay) = (report.raw_cpu?, report.relay_cpu?);
+    let per_notice = relay.micros_per(items);
+    (per_notice > 0.0).then(|| raw.micros_per(items) / per_notice)
+}
+
 /// Rounds to three decimals.
 fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
 
-fn report_json(report: &Report) -> serde_json::Value {
+fn report_json(report: &Report, items: u64) -> serde_json::Value {
+    let micros = |used: Option<CpuUse>| used.map(|used| round3(used.micros_per(items)));
+    let busy = |used: Option<CpuUse>| used.map(|used| round3(used.cores_busy()));
     let mut json = json!({
         "ledger_exposures": report.ledger_exposures,
         "raw_per_s": report.raw_per_s.round(),
         "intake_per_s": report.intake_per_s.round(),
         "relay_per_s": report.relay_per_s.round(),
         "ratio": round3(ratio(report)),
+        "raw_cpu_us": micros(report.raw_cpu),
+        "raw_cores_busy": busy(report.raw_cpu),
+        "relay_cpu_us": micros(report.relay_cpu),
+        "relay_cores_busy": busy(report.relay_cpu),
+        "store_cpu_us": report.relay_cpu.map(|used| round3(used.store_micros_per(items))),
+        "cpu_ratio": cpu_ratio(report, items).map(round3),
         "load_p50_ms": millis(report.throughput_latency.p50),
         "load_p99_ms": millis(report.throughput_latency.p99),
         "paced_rate_per_s": report.paced_rate.round(),
