@@ -24,6 +24,7 @@ mod rate_limits;
 mod retention;
 mod subscriptions;
 mod values;
+mod writer_hold;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -44,6 +45,7 @@ use sqlx::sqlite::{
 };
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use error::map_err;
@@ -78,6 +80,7 @@ pub struct SqliteStore {
     rate_counters: rate_limits::RateCounters,
     /// Held notices released per transaction when a subscription becomes active.
     release_chunk: u64,
+    writer_hold: Arc<writer_hold::WriterHold>,
 }
 
 /// Why a store could not be opened.
@@ -144,7 +147,17 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
             .row_buffer_size(ROW_BUFFER);
+        let writer_hold = Arc::new(writer_hold::WriterHold::new());
+        let (on_acquire, on_release) = (Arc::clone(&writer_hold), Arc::clone(&writer_hold));
         let writer = one_lasting_connection()
+            .before_acquire(move |_, _| {
+                on_acquire.acquired();
+                Box::pin(async { Ok(true) })
+            })
+            .after_release(move |_, _| {
+                on_release.released();
+                Box::pin(async { Ok(true) })
+            })
             .connect_with(
                 options
                     .clone()
@@ -198,7 +211,15 @@ impl SqliteStore {
             path: path.to_owned(),
             rate_counters: rate_limits::RateCounters::default(),
             release_chunk: notices::RELEASE_CHUNK,
+            writer_hold,
         })
+    }
+
+    /// How long the single write connection has been held since the store opened, in all (up
+    /// to its last return): writes queue for it, so held most of the time, it bounds the rate
+    /// of writes, however idle the cores are.
+    pub fn writer_held(&self) -> Duration {
+        self.writer_hold.held()
     }
 
     /// Copies every committed page from the WAL into the database file and empties the WAL (a

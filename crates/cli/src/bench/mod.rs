@@ -58,6 +58,8 @@ struct Report {
     /// CPU time of the throughput phase; only where the whole relay runs in this process
     /// (SQLite), as a PostgreSQL server's or another node's is not seen here.
     relay_cpu: Option<CpuUse>,
+    /// Share of the throughput phase during which SQLite's write connection was held.
+    writer_held: Option<f64>,
     throughput_latency: Percentiles,
     paced_rate: f64,
     paced_latency: Percentiles,
@@ -231,6 +233,7 @@ async fn measure(
     );
     let in_this_process = backend.postgres_url().is_none();
     let meter = cpu::Meter::start();
+    let held_before = backend.writer_held();
     let started = Instant::now();
     let accepted = operator
         .send(
@@ -248,6 +251,11 @@ async fn measure(
     let last = wait_for(&arrivals, expected).await?;
     let relay_per_s = args.opt_outs as f64 / (last - started).as_secs_f64();
     let relay_cpu = meter.stop().filter(|_| in_this_process);
+    let writer_held = held_before
+        .zip(backend.writer_held())
+        .map(|(before, after)| {
+            after.saturating_sub(before).as_secs_f64() / started.elapsed().as_secs_f64()
+        });
     let throughput_latency = latencies(&arrivals, &accepted);
 
     let paced_count = contacts.paced.end - contacts.paced.start;
@@ -333,6 +341,7 @@ async fn measure(
         raw_cpu: raw.cpu,
         relay_per_s,
         relay_cpu,
+        writer_held,
         throughput_latency,
         paced_rate,
         paced_latency,
@@ -574,6 +583,12 @@ fn print_table(args: &BenchArgs, backend: &str, report: &Report) {
             format!("{:.1}", relay.store_micros_per(args.opt_outs)),
         );
     }
+    if let Some(held) = report.writer_held {
+        row(
+            "  SQLite's write connection held (share)",
+            format!("{held:.2}"),
+        );
+    }
     if let Some(cpu_ratio) = cpu_ratio(report, args.opt_outs) {
         row(
             "CPU ratio (per raw POST / per notice)",
@@ -674,6 +689,7 @@ fn report_json(report: &Report, items: u64) -> serde_json::Value {
         "relay_cores_busy": busy(report.relay_cpu),
         "store_cpu_us": report.relay_cpu.map(|used| round3(used.store_micros_per(items))),
         "cpu_ratio": cpu_ratio(report, items).map(round3),
+        "writer_held": report.writer_held.map(round3),
         "load_p50_ms": millis(report.throughput_latency.p50),
         "load_p99_ms": millis(report.throughput_latency.p99),
         "paced_rate_per_s": report.paced_rate.round(),

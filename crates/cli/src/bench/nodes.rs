@@ -6,6 +6,7 @@ use optout_store_postgres::{PostgresStore, ScratchDatabase};
 use optout_store_sqlite::SqliteStore;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::time::Duration;
 use tempfile::TempDir;
 
 /// The benchmark's database, removed when dropped (SQLite) or by [`Backend::remove`].
@@ -54,6 +55,15 @@ impl Backend {
             if let Err(error) = store.checkpoint().await {
                 eprintln!("could not checkpoint the database after seeding: {error}");
             }
+        }
+    }
+
+    /// How long SQLite's single write connection has been held in all; `None` on PostgreSQL,
+    /// whose writers do not queue for one connection.
+    pub fn writer_held(&self) -> Option<Duration> {
+        match self {
+            Self::Sqlite { store, .. } => Some(store.writer_held()),
+            Self::Postgres(_) => None,
         }
     }
 
