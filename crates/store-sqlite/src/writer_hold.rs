@@ -69,7 +69,9 @@ mod tests {
     async fn the_store_times_its_write_connection() {
         let dir = tempfile::tempdir().unwrap();
         let opened = Instant::now();
-        let store = SqliteStore::open(&dir.path().join("hold.db")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("hold.db"))
+            .await
+            .unwrap();
         let before = store.writer_held();
         store.checkpoint().await.unwrap();
         // The connection returns to its pool in the background: the second checkpoint waits
@@ -77,7 +79,10 @@ mod tests {
         store.checkpoint().await.unwrap();
         let after = store.writer_held();
         assert!(after > before, "{before:?} -> {after:?}");
-        assert!(after <= opened.elapsed(), "held longer than the store was open");
+        assert!(
+            after <= opened.elapsed(),
+            "held longer than the store was open"
+        );
         store.close().await;
     }
 }
