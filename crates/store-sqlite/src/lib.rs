@@ -50,6 +50,11 @@ use std::time::Duration;
 
 use error::map_err;
 
+/// The start of the write connection's thread name (`sqlite-writer-N`: the kernel keeps 15
+/// bytes of a thread's name), so that the process can tell that thread apart, for instance to
+/// favour it on the CPU: every write waits for it.
+pub const WRITER_THREAD_PREFIX: &str = "sqlite-writer";
+
 /// How long a connection waits for another process's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Readers that may run beside the single writer.
@@ -161,6 +166,7 @@ impl SqliteStore {
             .connect_with(
                 options
                     .clone()
+                    .thread_name(|id| format!("{WRITER_THREAD_PREFIX}-{id}"))
                     // Commits are synced outside the write lock (see `durability`).
                     .synchronous(SqliteSynchronous::Normal)
                     .pragma("cache_size", format!("-{WRITER_CACHE_KIB}"))

@@ -85,4 +85,24 @@ mod tests {
         );
         store.close().await;
     }
+
+    #[tokio::test]
+    async fn the_write_connection_runs_on_a_thread_named_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("named.db"))
+            .await
+            .unwrap();
+        let names: Vec<String> = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .flatten()
+            .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+            .collect();
+        assert!(
+            names
+                .iter()
+                .any(|name| name.starts_with(crate::WRITER_THREAD_PREFIX)),
+            "{names:?}"
+        );
+        store.close().await;
+    }
 }
