@@ -49,6 +49,7 @@ pub fn apply_targets(args: &TargetArgs, config: &mut AppConfig) {
 /// Runs the delivery engine alone until SIGINT or SIGTERM.
 pub async fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
     let opened = database::open(&args.database.database_url, database::Migrations::Apply).await?;
+    crate::writer_priority::favour_store_writer();
     // The worker serves no API; its admin token is never checked, so a throwaway one will do.
     let token = AdminToken::new("worker-serves-no-admin-api").map_err(anyhow::Error::msg)?;
     let keyring = master_key::prepare(&opened, args.master_key.master_key.as_deref()).await?;

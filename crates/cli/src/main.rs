@@ -23,6 +23,7 @@ mod serve;
 mod signals;
 mod suppression;
 mod verify;
+mod writer_priority;
 
 use clap::Parser;
 use std::process::ExitCode;

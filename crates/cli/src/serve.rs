@@ -23,6 +23,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         database::Migrations::Apply
     };
     let opened = database::open(&args.database.database_url, migrations).await?;
+    crate::writer_priority::favour_store_writer();
     let admin_token = admin_token::resolve(args.admin_token, &opened.data_dir)?;
     let keyring = master_key::prepare(&opened, args.master_key.master_key.as_deref()).await?;
     let mut config = AppConfig::new(admin_token, keyring);

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 /// Clock ticks per second of `/proc/*/stat` times (`USER_HZ`, 100 on every Linux ABI).
 const TICKS_PER_SECOND: u64 = 100;
-/// SQLite's connection threads (sqlx names them `sqlx-sqlite-worker-N`; the kernel keeps the
-/// first 15 bytes of a thread's name).
-const STORE_THREAD_PREFIX: &str = "sqlx-sqlite-wor";
+/// SQLite's connection threads: the writer's, and the others' (sqlx names them
+/// `sqlx-sqlite-worker-N`; the kernel keeps the first 15 bytes of a thread's name).
+const STORE_THREAD_PREFIXES: [&str; 2] =
+    [optout_store_sqlite::WRITER_THREAD_PREFIX, "sqlx-sqlite-wor"];
 
 /// CPU time used so far, as seen at one instant.
 #[derive(Debug, Clone)]
@@ -126,7 +127,11 @@ fn store_thread_times() -> HashMap<u32, Duration> {
         .filter_map(|task| {
             let thread: u32 = task.file_name().to_str()?.parse().ok()?;
             let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
-            if !thread_name(&stat)?.starts_with(STORE_THREAD_PREFIX) {
+            let name = thread_name(&stat)?;
+            if !STORE_THREAD_PREFIXES
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+            {
                 return None;
             }
             let schedstat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;

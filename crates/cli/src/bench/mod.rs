@@ -105,6 +105,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "--nodes above 1 needs a PostgreSQL --database-url"
     );
     let (backend, store) = nodes::Backend::create(args.database_url.as_deref()).await?;
+    // As `serve` does: the raw limit runs after it too, its threads all lowered alike.
+    crate::writer_priority::favour_store_writer();
     let backend_name = backend.name();
     let shutdown = CancellationToken::new();
     let service = TaskTracker::new();
