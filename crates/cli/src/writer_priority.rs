@@ -113,14 +113,18 @@ mod tests {
 
         let (told, kept_nice) = std::sync::mpsc::channel();
         let (release, wait) = std::sync::mpsc::channel::<()>();
+        let (started, named) = std::sync::mpsc::channel();
         let kept = std::thread::Builder::new()
             .name("kept-for-test-7".to_owned())
             .spawn(move || {
+                // A new thread takes its name once it runs.
+                started.send(()).unwrap();
                 let _ = wait.recv();
                 // `None` is the calling thread on Linux.
                 told.send(getpriority_process(None).unwrap()).unwrap();
             })
             .unwrap();
+        named.recv().unwrap();
         let lowered = linux::lower_all_but("kept-for-test", 3).unwrap();
         release.send(()).unwrap();
         let kept_nice = kept_nice.recv().unwrap();
