@@ -564,21 +564,13 @@ fn print_table(args: &BenchArgs, backend: &str, report: &Report) {
     if let Some(raw) = report.raw_cpu {
         row(
             "CPU per raw POST (µs), cores busy",
-            format!(
-                "{:.1} / {:.2}",
-                raw.micros_per(args.opt_outs),
-                raw.cores_busy()
-            ),
+            per_item_and_busy(raw, args.opt_outs),
         );
     }
     if let Some(relay) = report.relay_cpu {
         row(
             "CPU per notice (µs), cores busy",
-            format!(
-                "{:.1} / {:.2}",
-                relay.micros_per(args.opt_outs),
-                relay.cores_busy()
-            ),
+            per_item_and_busy(relay, args.opt_outs),
         );
         row(
             "  of which SQLite's threads (µs)",
@@ -657,6 +649,11 @@ fn print_table(args: &BenchArgs, backend: &str, report: &Report) {
         );
     }
     row("duplicate deliveries", report.duplicates.to_string());
+}
+
+/// `CPU µs per item / cores busy`, for the table.
+fn per_item_and_busy(used: CpuUse, items: u64) -> String {
+    format!("{:.1} / {:.2}", used.micros_per(items), used.cores_busy())
 }
 
 fn ratio(report: &Report) -> f64 {
