@@ -1,6 +1,6 @@
 //! Wake-ups across nodes: `LISTEN optout_relay_work`.
 
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -12,6 +12,9 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest wait between reconnection attempts: the engine still polls meanwhile, so a slow
 /// retry costs latency, never work.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Longest wait for the listening connection to close (its `UNLISTEN` needs the server): a
+/// shutdown does not hang on a server that stopped answering.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 /// Wake-ups for a delivery engine: one each time another node (or this one) commits work that
 /// made notices due. Wake-ups that arrive while nobody waits are coalesced into one, as a
@@ -37,7 +40,7 @@ impl WorkListener {
         Ok(Self { wakeups, task })
     }
 
-    /// Stops listening and waits until the listening connection is dropped, so that the
+    /// Stops listening and waits until the listening connection is closed, so that the
     /// database can be dropped next without the listener seeing its connection lost.
     pub async fn close(self) {
         drop(self.wakeups);
@@ -56,10 +59,38 @@ impl WorkListener {
     }
 }
 
-async fn subscribe(url: &str) -> Result<PgListener, OpenError> {
-    let mut listener = PgListener::connect(url).await?;
+/// A listening connection, in a pool of its own: closing the pool waits until the connection is
+/// closed (dropping a `PgListener` only starts its `UNLISTEN` in the background).
+struct Subscription {
+    pool: PgPool,
+    listener: PgListener,
+}
+
+impl Subscription {
+    /// Drops the listener and waits, up to [`CLOSE_WAIT`], until its connection is closed.
+    async fn close(self) {
+        drop(self.listener);
+        if tokio::time::timeout(CLOSE_WAIT, self.pool.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("work listener's connection did not close in time; left to close");
+        }
+    }
+}
+
+async fn subscribe(url: &str) -> Result<Subscription, OpenError> {
+    // As `PgListener::connect` makes its pool, but kept, so that it can be closed.
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .connect(url)
+        .await?;
+    let mut listener = PgListener::connect_with(&pool).await?;
+    listener.ignore_pool_close_event(true);
     listener.listen(WORK_CHANNEL).await?;
-    Ok(listener)
+    Ok(Subscription { pool, listener })
 }
 
 /// A wake-up already pending is as good as a new one.
@@ -67,11 +98,11 @@ fn wake(sender: &mpsc::Sender<()>) {
     let _ = sender.try_send(());
 }
 
-async fn listen(url: String, mut listener: PgListener, sender: mpsc::Sender<()>) {
+async fn listen(url: String, mut subscription: Subscription, sender: mpsc::Sender<()>) {
     loop {
         let received = tokio::select! {
-            () = sender.closed() => return,
-            received = listener.try_recv() => received,
+            () = sender.closed() => break,
+            received = subscription.listener.try_recv() => received,
         };
         match received {
             Ok(Some(_)) => wake(&sender),
@@ -79,25 +110,32 @@ async fn listen(url: String, mut listener: PgListener, sender: mpsc::Sender<()>)
             Ok(None) => wake(&sender),
             Err(error) => {
                 tracing::warn!(%error, "work listener lost its connection; reconnecting");
+                // The lost connection is dropped, not closed: there is nothing to wait for.
                 let Some(reconnected) = reconnect(&url, &sender).await else {
                     return;
                 };
-                listener = reconnected;
+                subscription = reconnected;
                 wake(&sender);
             }
         }
     }
+    subscription.close().await;
 }
 
-/// A new listening connection, retried with backoff; `None` once nobody listens any more.
-async fn reconnect(url: &str, sender: &mpsc::Sender<()>) -> Option<PgListener> {
+/// A new listening connection, retried with backoff; `None` once nobody listens any more, at
+/// once even while a connection is being tried (which may take long with the server down).
+async fn reconnect(url: &str, sender: &mpsc::Sender<()>) -> Option<Subscription> {
     let mut backoff = FIRST_BACKOFF;
     loop {
         tokio::select! {
             () = sender.closed() => return None,
             () = tokio::time::sleep(backoff) => {}
         }
-        match subscribe(url).await {
+        let subscribed = tokio::select! {
+            () = sender.closed() => return None,
+            subscribed = subscribe(url) => subscribed,
+        };
+        match subscribed {
             Ok(listener) => {
                 tracing::info!("work listener reconnected");
                 return Some(listener);

@@ -188,29 +188,39 @@ async fn the_work_listener_reconnects_after_losing_its_connection() {
 async fn a_closed_work_listener_lets_go_of_its_connection() {
     let database = TestDatabase::create().await;
     let store = database.open_store().await;
-    let listening = || async {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN%'",
-        )
-        .bind(&database.name)
-        .fetch_one(store.pool())
-        .await
-        .unwrap()
-    };
     let listener = WorkListener::connect(&database.url).await.expect("listen");
-    assert_eq!(listening().await, 1, "one connection listens");
+    let listening: Vec<i32> = sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN%'",
+    )
+    .bind(&database.name)
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(listening.len(), 1, "one connection listens");
+    let still_there = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pg_stat_activity WHERE pid = $1")
+            .bind(listening[0])
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+            > 0
+    };
 
     listener.close().await;
-    // The server notices the closed socket a moment later.
-    let mut left = listening().await;
+    // The connection was closed (not only told to stop listening); its server process ends a
+    // moment later.
+    let mut gone = !still_there().await;
     for _ in 0..50 {
-        if left == 0 {
+        if gone {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        left = listening().await;
+        gone = !still_there().await;
     }
-    assert_eq!(left, 0, "the listening connection is gone once closed");
+    assert!(
+        gone,
+        "the listening connection's server process is gone once closed"
+    );
 
     store.close().await;
     database.drop_database().await;
