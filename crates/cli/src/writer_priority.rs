@@ -42,6 +42,7 @@ fn lowered(writer_nice: i32, current: i32, by: i32) -> i32 {
 
 #[cfg(target_os = "linux")]
 mod linux {
+    use rustix::io::Errno;
     use rustix::process::{getpriority_process, setpriority_process, Pid};
     use std::io;
 
@@ -66,27 +67,59 @@ mod linux {
         Ok(threads)
     }
 
+    /// Passes over the threads at most: a thread started during a pass by one not lowered yet
+    /// keeps that one's priority, so passes repeat until one lowers nothing.
+    const MAX_PASSES: usize = 3;
+
     /// Lowers every thread not named `keep...` to `by` below the first thread so named; the
     /// number lowered (0 if no thread is so named).
     pub(super) fn lower_all_but(keep: &str, by: i32) -> io::Result<usize> {
+        let mut lowered = 0;
+        for _ in 0..MAX_PASSES {
+            let this_pass = lower_once(keep, by)?;
+            if this_pass == 0 {
+                break;
+            }
+            lowered += this_pass;
+        }
+        Ok(lowered)
+    }
+
+    fn lower_once(keep: &str, by: i32) -> io::Result<usize> {
         let threads = threads()?;
         let Some((writer, _)) = threads.iter().find(|(_, name)| name.starts_with(keep)) else {
             return Ok(0);
         };
-        let writer_nice = getpriority_process(Some(*writer))?;
+        let writer_nice = match getpriority_process(Some(*writer)) {
+            Ok(nice) => nice,
+            // The writer ended meanwhile (its store closed): nothing to favour.
+            Err(Errno::SRCH) => return Ok(0),
+            Err(error) => return Err(error.into()),
+        };
         let mut lowered = 0;
         for (thread, name) in &threads {
             if name.starts_with(keep) {
                 continue;
             }
-            let current = getpriority_process(Some(*thread))?;
-            let target = super::lowered(writer_nice, current, by);
-            if target != current {
-                setpriority_process(Some(*thread), target)?;
-                lowered += 1;
+            match lower(*thread, writer_nice, by) {
+                Ok(true) => lowered += 1,
+                // Already low enough, or ended since the listing.
+                Ok(false) | Err(Errno::SRCH) => {}
+                Err(error) => return Err(error.into()),
             }
         }
         Ok(lowered)
+    }
+
+    /// Lowers one thread; whether it changed.
+    fn lower(thread: Pid, writer_nice: i32, by: i32) -> Result<bool, Errno> {
+        let current = getpriority_process(Some(thread))?;
+        let target = super::lowered(writer_nice, current, by);
+        if target == current {
+            return Ok(false);
+        }
+        setpriority_process(Some(thread), target)?;
+        Ok(true)
     }
 }
 
