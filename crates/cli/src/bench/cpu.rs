@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// Clock ticks per second of `/proc/*/stat` times (`USER_HZ`, 100 on every Linux ABI).
+/// Clock ticks per second of `/proc/*/stat` times (`USER_HZ`: 100 on x86 and ARM Linux, the
+/// machines this runs on; a few rare architectures use other values).
 const TICKS_PER_SECOND: u64 = 100;
 /// SQLite's connection threads: the writer's, and the others' (sqlx names them
 /// `sqlx-sqlite-worker-N`; the kernel keeps the first 15 bytes of a thread's name).
