@@ -114,12 +114,17 @@ pub enum OpenError {
 }
 
 /// A pool of exactly one connection, kept open for the life of the store.
+///
+/// Not tested before each hand-out: the pool already tests it each time it comes back (a round
+/// trip to SQLite's thread that cannot be turned off), and a second one on the way out would
+/// add another to every write, while the writer is the one connection every write waits for.
 fn one_lasting_connection() -> SqlitePoolOptions {
     SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)
         .idle_timeout(None)
         .max_lifetime(None)
+        .test_before_acquire(false)
 }
 
 /// The file path named by a `sqlite://PATH` (or `sqlite:PATH`) URL.
