@@ -71,7 +71,7 @@ pub async fn open(url: &str, migrations: Migrations) -> anyhow::Result<OpenedSto
 }
 
 /// Wakes `signal` whenever another node commits due work, until `stop`; the returned task ends
-/// once the listening connection is dropped.
+/// once the listening connection is closed.
 pub async fn forward_wakeups(
     url: &str,
     signal: optout_server::WorkSignal,

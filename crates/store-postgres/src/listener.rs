@@ -136,9 +136,9 @@ async fn reconnect(url: &str, sender: &mpsc::Sender<()>) -> Option<Subscription>
             subscribed = subscribe(url) => subscribed,
         };
         match subscribed {
-            Ok(listener) => {
+            Ok(subscription) => {
                 tracing::info!("work listener reconnected");
-                return Some(listener);
+                return Some(subscription);
             }
             Err(error) => {
                 tracing::warn!(%error, "work listener cannot reconnect yet");
