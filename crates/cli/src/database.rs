@@ -70,17 +70,21 @@ pub async fn open(url: &str, migrations: Migrations) -> anyhow::Result<OpenedSto
     }
 }
 
-/// Wakes `signal` whenever another node commits due work, until `stop`; the returned task ends
-/// once the listening connection is closed.
+/// Wakes `signal` whenever another node commits due work to the PostgreSQL database at
+/// `postgres_url`, until `stop`; the returned task ends once the listening connection is closed.
+/// Nothing to forward without one (SQLite has no other nodes).
 pub async fn forward_wakeups(
-    url: &str,
+    postgres_url: Option<&str>,
     signal: optout_server::WorkSignal,
     stop: CancellationToken,
-) -> anyhow::Result<JoinHandle<()>> {
+) -> anyhow::Result<Option<JoinHandle<()>>> {
+    let Some(url) = postgres_url else {
+        return Ok(None);
+    };
     let mut listener = WorkListener::connect(url)
         .await
         .context("cannot LISTEN for work on the PostgreSQL database")?;
-    Ok(tokio::spawn(async move {
+    Ok(Some(tokio::spawn(async move {
         loop {
             tokio::select! {
                 () = stop.cancelled() => break,
@@ -91,5 +95,5 @@ pub async fn forward_wakeups(
             }
         }
         listener.close().await;
-    }))
+    })))
 }

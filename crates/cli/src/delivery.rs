@@ -62,12 +62,12 @@ pub async fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
     let app = App::new(opened.store, config, Arc::new(SystemClock))?;
     let shutdown = CancellationToken::new();
     signals::cancel_on_signal(shutdown.clone())?;
-    let wakeups = match &opened.postgres_url {
-        Some(url) => {
-            Some(database::forward_wakeups(url, app.work_signal(), shutdown.clone()).await?)
-        }
-        None => None,
-    };
+    let wakeups = database::forward_wakeups(
+        opened.postgres_url.as_deref(),
+        app.work_signal(),
+        shutdown.clone(),
+    )
+    .await?;
     let retention = tokio::spawn(app.retention(args.retention.policy(), shutdown.clone()));
     app.delivery_engine(engine_config(&args.delivery))
         .run(shutdown)

@@ -50,13 +50,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // always shuts down gracefully.
     let shutdown = CancellationToken::new();
     signals::cancel_on_signal(shutdown.clone())?;
-    let wakeups = match &opened.postgres_url {
-        // Work committed by another node wakes this node's engine at once.
-        Some(url) => {
-            Some(database::forward_wakeups(url, app.work_signal(), shutdown.clone()).await?)
-        }
-        None => None,
-    };
+    // Work committed by another node wakes this node's engine at once.
+    let wakeups = database::forward_wakeups(
+        opened.postgres_url.as_deref(),
+        app.work_signal(),
+        shutdown.clone(),
+    )
+    .await?;
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -155,9 +155,12 @@ async fn measure(
     let _extra_nodes = match backend.postgres_url() {
         Some(url) => {
             let wakeups =
-                crate::database::forward_wakeups(url, app.work_signal(), shutdown.clone()).await?;
+                crate::database::forward_wakeups(Some(url), app.work_signal(), shutdown.clone())
+                    .await?;
             // Tracked so that the database is removed only after it stops listening.
-            service.spawn(wakeups);
+            if let Some(wakeups) = wakeups {
+                service.spawn(wakeups);
+            }
             nodes::ExtraNodes::start(
                 (args.nodes - 1) as usize,
                 url,
